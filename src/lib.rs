@@ -1,0 +1,3 @@
+pub mod gofmt;
+pub mod names;
+pub mod proto;
