@@ -1,3 +1,47 @@
+//! A wire-compatible Prometheus Pushgateway that keeps every pushed metric group in SQLite.
+//!
+//! # Layout
+//! * [`cli`] / [`config`]: upstream's flags as typed, then resolved once.
+//! * [`startup`]: opens the store, warms the cache, binds, serves.
+//! * [`routes`]: upstream's routing answers ([`router`]) and the thin HTTP handlers.
+//! * [`grouping_key`]: the group a push URL names, `@base64` forms included.
+//! * [`parse`]: push bodies (Content-Encoding, protobuf, the strict text parser).
+//! * [`group`]: pushed families sanitised against the key and prepared for serving.
+//! * [`consistency`]: would the store still expose valid metrics after this push?
+//! * [`gateway`]: one transaction per push, then the cache, in commit order.
+//! * [`store`]: all SQL; migrations in `migrations/`.
+//! * [`cache`]: the in-memory copy `/metrics` and the checks read, indexed by group and name.
+//! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
+//! * [`self_metrics`]: the gateway's own metrics.
+//!
+//! # Data flow
+//! ```text
+//! PUT|POST|DELETE /metrics/job/<job>/...
+//!   routes::push ─► GroupingKey::from_path ─► parse::parse_body ─► web::block(gateway.push)
+//!     gateway: prepare (sanitise, check, render) ─► writer lock ─► consistency::check_push
+//!              ─► BEGIN IMMEDIATE … COMMIT ─► cache.put_group ─► unlock ─► 200
+//! GET /metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
+//! start-up     ─► store::open (PRAGMAs, migrations) ─► store::load_all ─► cache ─► bind
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod consistency;
+pub mod error;
+pub mod exposition;
+pub mod gateway;
 pub mod gofmt;
+pub mod group;
+pub mod grouping_key;
+pub mod logging;
 pub mod names;
+pub mod parse;
 pub mod proto;
+pub mod router;
+pub mod routes;
+pub mod self_metrics;
+pub mod startup;
+pub mod store;

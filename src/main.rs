@@ -1,1 +1,58 @@
-fn main() {}
+//! The `pushgateway` binary: parses flags and runs the library's application.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pushgateway::cli::Cli;
+use pushgateway::config::Config;
+use pushgateway::startup::Application;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version go to stdout and succeed, as upstream 1.11.
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let first = e.to_string();
+            eprintln!(
+                "pushgateway: error: {}",
+                first
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match Config::try_from(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pushgateway: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    pushgateway::logging::init(config.log_level, config.log_format);
+    log::info!(
+        "starting pushgateway {}",
+        pushgateway::self_metrics::VERSION
+    );
+    let app = match Application::build(config) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("pushgateway: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pushgateway: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

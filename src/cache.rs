@@ -1,0 +1,205 @@
+//! The in-memory copy of the store that `/metrics`, the consistency check and the API read.
+//!
+//! Warmed from the database at start-up and changed only by [`crate::gateway`] right after a
+//! COMMIT, while it still holds the writer lock, so the cache sees changes in commit order.
+//! Families are indexed by metric name as well as by group, so that the consistency check of a
+//! push costs time in proportion to the pushed group, not to the whole store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::group::FamilyData;
+use crate::grouping_key::GroupingKey;
+use crate::proto::MetricType;
+
+/// Upstream's grouping-key bytes; ordering by them gives upstream's group order.
+pub type GroupKeyBytes = Arc<[u8]>;
+
+/// One metric group as cached.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Row id in `metric_groups`.
+    pub id: i64,
+    pub key: GroupingKey,
+    pub key_bytes: GroupKeyBytes,
+    /// Every family, `push_time_seconds` and `push_failure_time_seconds` included.
+    pub families: BTreeMap<String, Arc<FamilyData>>,
+    pub last_push_ns: i64,
+    pub last_failure_ns: i64,
+    pub created_ns: i64,
+}
+
+impl Group {
+    /// Upstream's `last_push_successful`: the last failure is not later than the last success.
+    pub fn last_push_successful(&self) -> bool {
+        self.last_failure_ns <= self.last_push_ns
+    }
+
+    /// Number of series over all families.
+    pub fn series(&self) -> usize {
+        self.families.values().map(|f| f.series()).sum()
+    }
+}
+
+/// Every group's family of one metric name.
+#[derive(Debug, Clone)]
+pub struct NameEntry {
+    /// The type every group's family of this name has (the consistency check keeps it so).
+    pub mtype: MetricType,
+    /// The families, in group order.
+    pub groups: BTreeMap<GroupKeyBytes, Arc<FamilyData>>,
+    /// Which group owns each series (label-set fingerprint), to find duplicates.
+    pub series: HashMap<u128, i64>,
+}
+
+/// All groups, by grouping key and by metric name.
+#[derive(Debug, Default)]
+pub struct Cache {
+    groups: BTreeMap<GroupKeyBytes, Group>,
+    names: BTreeMap<String, NameEntry>,
+    series: usize,
+}
+
+impl Cache {
+    /// An empty cache.
+    pub fn new() -> Cache {
+        Cache::default()
+    }
+
+    /// The group with this key, if any.
+    pub fn group(&self, key_bytes: &[u8]) -> Option<&Group> {
+        self.groups.get(key_bytes)
+    }
+
+    /// All groups in upstream's order.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
+    /// Number of groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Number of series over all groups.
+    pub fn series_count(&self) -> usize {
+        self.series
+    }
+
+    /// The families of one metric name across groups.
+    pub fn name(&self, name: &str) -> Option<&NameEntry> {
+        self.names.get(name)
+    }
+
+    /// Every metric name with its families, in byte order of the name.
+    pub fn names(&self) -> impl Iterator<Item = (&String, &NameEntry)> {
+        self.names.iter()
+    }
+
+    /// Puts a group in place of the one with the same key (if any).
+    pub fn put_group(&mut self, group: Group) {
+        self.remove_group(&group.key_bytes);
+        for family in group.families.values() {
+            self.index_family(&group.key_bytes, group.id, family);
+        }
+        self.groups.insert(group.key_bytes.clone(), group);
+    }
+
+    /// Removes a group and its families.
+    pub fn remove_group(&mut self, key_bytes: &[u8]) -> Option<Group> {
+        let group = self.groups.remove(key_bytes)?;
+        for family in group.families.values() {
+            self.unindex_family(&group.key_bytes, group.id, family);
+        }
+        Some(group)
+    }
+
+    fn index_family(&mut self, key: &GroupKeyBytes, group_id: i64, family: &Arc<FamilyData>) {
+        let entry = self
+            .names
+            .entry(family.name.clone())
+            .or_insert_with(|| NameEntry {
+                mtype: family.mtype,
+                groups: BTreeMap::new(),
+                series: HashMap::new(),
+            });
+        if entry.groups.is_empty() {
+            entry.mtype = family.mtype;
+        }
+        entry.groups.insert(key.clone(), family.clone());
+        for sig in family.sigs.iter() {
+            entry.series.insert(*sig, group_id);
+        }
+        self.series += family.series();
+    }
+
+    fn unindex_family(&mut self, key: &[u8], group_id: i64, family: &FamilyData) {
+        let Some(entry) = self.names.get_mut(&family.name) else {
+            return;
+        };
+        entry.groups.remove(key);
+        for sig in family.sigs.iter() {
+            if entry.series.get(sig) == Some(&group_id) {
+                entry.series.remove(sig);
+            }
+        }
+        if entry.groups.is_empty() {
+            self.names.remove(&family.name);
+        }
+        self.series -= family.series();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::{timestamp_family, PUSH_TIME};
+
+    fn group(id: i64, job: &str) -> Group {
+        let key = GroupingKey::from_labels([("job".to_string(), job.to_string())]).unwrap();
+        let ts = Arc::new(timestamp_family(PUSH_TIME, 1, &key, 1));
+        Group {
+            id,
+            key_bytes: key.upstream_key().into(),
+            key,
+            families: BTreeMap::from([(PUSH_TIME.to_string(), ts)]),
+            last_push_ns: 1,
+            last_failure_ns: 0,
+            created_ns: 1,
+        }
+    }
+
+    #[test]
+    fn families_are_indexed_by_name_across_groups() {
+        let mut cache = Cache::new();
+        cache.put_group(group(1, "a"));
+        cache.put_group(group(2, "b"));
+        let entry = cache.name(PUSH_TIME).unwrap();
+        assert_eq!(entry.groups.len(), 2);
+        assert_eq!(entry.series.len(), 2);
+        assert_eq!(cache.series_count(), 2);
+    }
+
+    #[test]
+    fn replacing_and_removing_groups_keeps_the_index_exact() {
+        let mut cache = Cache::new();
+        cache.put_group(group(1, "a"));
+        cache.put_group(group(1, "a"));
+        assert_eq!(cache.name(PUSH_TIME).unwrap().series.len(), 1);
+        assert_eq!(cache.series_count(), 1);
+        let key = group(1, "a").key_bytes;
+        assert!(cache.remove_group(&key).is_some());
+        assert!(cache.name(PUSH_TIME).is_none());
+        assert_eq!(cache.group_count(), 0);
+        assert_eq!(cache.series_count(), 0);
+    }
+
+    #[test]
+    fn groups_iterate_in_upstream_key_order() {
+        let mut cache = Cache::new();
+        cache.put_group(group(1, "b"));
+        cache.put_group(group(2, "a"));
+        let jobs: Vec<_> = cache.groups().map(|g| g.key.job().to_string()).collect();
+        assert_eq!(jobs, ["a", "b"]);
+    }
+}

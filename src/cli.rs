@@ -1,0 +1,74 @@
+//! Command-line flags, named and defaulted exactly as upstream's, as typed by the user.
+//!
+//! Only syntax is checked here; [`crate::config::Config`] resolves the values (addresses,
+//! durations, the route prefix) once, so the rest of the crate never sees raw flag strings.
+
+use clap::{ArgAction, Parser};
+
+/// The gateway's flags. `--flag=value` and `--flag value` both work; boolean flags also
+/// accept `--no-<flag>` as upstream's kingpin does.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "pushgateway",
+    version,
+    about = "The Pushgateway, keeping every pushed metric group durably in SQLite."
+)]
+pub struct Cli {
+    /// Addresses to listen on for the web interface, API and telemetry (repeatable).
+    #[arg(long = "web.listen-address", default_value = ":9091", action = ArgAction::Append)]
+    pub listen_addresses: Vec<String>,
+
+    /// Path under which to expose the gateway's metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub telemetry_path: String,
+
+    /// The URL under which the gateway is reachable from outside (its path prefixes the page's links).
+    #[arg(long = "web.external-url", default_value = "")]
+    pub external_url: String,
+
+    /// Prefix for the internal routes. Defaults to the path of --web.external-url.
+    #[arg(long = "web.route-prefix", default_value = "")]
+    pub route_prefix: String,
+
+    /// Enable shutdown via HTTP request (PUT or POST /-/quit).
+    #[arg(long = "web.enable-lifecycle", action = ArgAction::SetTrue, overrides_with = "no_enable_lifecycle")]
+    pub enable_lifecycle: bool,
+    #[arg(long = "no-web.enable-lifecycle", action = ArgAction::SetTrue, hide = true)]
+    no_enable_lifecycle: bool,
+
+    /// Enable API endpoints for admin actions.
+    #[arg(long = "web.enable-admin-api", action = ArgAction::SetTrue, overrides_with = "no_enable_admin_api")]
+    pub enable_admin_api: bool,
+    #[arg(long = "no-web.enable-admin-api", action = ArgAction::SetTrue, hide = true)]
+    no_enable_admin_api: bool,
+
+    /// SQLite database file holding every pushed group. Empty: an in-memory database (lost on exit).
+    #[arg(long = "persistence.file", default_value = "")]
+    pub persistence_file: String,
+
+    /// Accepted for compatibility. Every push is committed to the database before it is
+    /// acknowledged, so there is no periodic write to tune.
+    #[arg(long = "persistence.interval", default_value = "5m")]
+    pub persistence_interval: String,
+
+    /// Answer pushes with 202 instead of 200. Pushes that would make the exposition invalid are
+    /// still refused (recorded as failed pushes), because storing them would break every scrape.
+    #[arg(long = "push.disable-consistency-check", action = ArgAction::SetTrue, overrides_with = "no_disable_consistency_check")]
+    pub disable_consistency_check: bool,
+    #[arg(long = "no-push.disable-consistency-check", action = ArgAction::SetTrue, hide = true)]
+    no_disable_consistency_check: bool,
+
+    /// Allow UTF-8 characters in metric and label names.
+    #[arg(long = "push.enable-utf8-names", action = ArgAction::SetTrue, overrides_with = "no_enable_utf8_names")]
+    pub enable_utf8_names: bool,
+    #[arg(long = "no-push.enable-utf8-names", action = ArgAction::SetTrue, hide = true)]
+    no_enable_utf8_names: bool,
+
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info")]
+    pub log_level: String,
+
+    /// Output format of log messages: logfmt, json.
+    #[arg(long = "log.format", default_value = "logfmt")]
+    pub log_format: String,
+}

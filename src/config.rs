@@ -1,0 +1,374 @@
+//! Resolved configuration: what the flags mean, computed once at start-up.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Cli;
+use crate::names::NameValidation;
+
+/// Everything the application needs from the command line, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen; `:9091` means every interface.
+    pub listen: Vec<SocketAddr>,
+    /// Prefix of every route, `""` or `/something` (upstream's `computeRoutePrefix`).
+    pub route_prefix: String,
+    /// Prefix of the status page's links (the external URL's path), `""` if none.
+    pub external_path_prefix: String,
+    /// Full path of the exposition route (prefix joined with `--web.telemetry-path`).
+    pub telemetry_path: String,
+    /// Database file; `None` keeps everything in an in-memory database.
+    pub database: Option<PathBuf>,
+    pub enable_lifecycle: bool,
+    pub enable_admin_api: bool,
+    /// Answer accepted pushes with 202 instead of 200.
+    pub disable_consistency_check: bool,
+    pub names: NameValidation,
+    pub log_level: log::LevelFilter,
+    pub log_format: LogFormat,
+    /// Every flag's value as upstream shows it in `/api/v1/status` and on the status page.
+    pub flags: BTreeMap<String, String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// A flag value that cannot be used; the message names the flag and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl TryFrom<Cli> for Config {
+    type Error = ConfigError;
+
+    fn try_from(cli: Cli) -> Result<Config, ConfigError> {
+        let listen = cli
+            .listen_addresses
+            .iter()
+            .map(|a| resolve_listen_address(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let interval = parse_go_duration(&cli.persistence_interval).ok_or_else(|| {
+            ConfigError(format!(
+                "--persistence.interval: time: invalid duration {:?}",
+                cli.persistence_interval
+            ))
+        })?;
+        let log_level = match cli.log_level.as_str() {
+            "debug" => log::LevelFilter::Debug,
+            "info" => log::LevelFilter::Info,
+            "warn" => log::LevelFilter::Warn,
+            "error" => log::LevelFilter::Error,
+            other => {
+                return Err(ConfigError(format!(
+                    "--log.level: unrecognized log level {other:?} (use debug, info, warn or error)"
+                )))
+            }
+        };
+        let log_format = match cli.log_format.as_str() {
+            "logfmt" => LogFormat::Logfmt,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError(format!(
+                    "--log.format: unrecognized log format {other:?} (use logfmt or json)"
+                )))
+            }
+        };
+        let external_path = external_url_path(&cli.external_url)?;
+        let route_prefix = compute_route_prefix(&cli.route_prefix, &external_path);
+        let external_path_prefix = compute_route_prefix("", &external_path);
+        if !cli.telemetry_path.starts_with('/') {
+            return Err(ConfigError(format!(
+                "--web.telemetry-path: {:?} must start with /",
+                cli.telemetry_path
+            )));
+        }
+        let telemetry_path = join_path(&route_prefix, &cli.telemetry_path);
+
+        let flags = BTreeMap::from([
+            ("log.format".to_string(), cli.log_format.clone()),
+            ("log.level".to_string(), cli.log_level.clone()),
+            ("persistence.file".to_string(), cli.persistence_file.clone()),
+            (
+                "persistence.interval".to_string(),
+                format_go_duration(interval),
+            ),
+            (
+                "push.disable-consistency-check".to_string(),
+                cli.disable_consistency_check.to_string(),
+            ),
+            (
+                "push.enable-utf8-names".to_string(),
+                cli.enable_utf8_names.to_string(),
+            ),
+            (
+                "web.enable-admin-api".to_string(),
+                cli.enable_admin_api.to_string(),
+            ),
+            (
+                "web.enable-lifecycle".to_string(),
+                cli.enable_lifecycle.to_string(),
+            ),
+            ("web.external-url".to_string(), cli.external_url.clone()),
+            (
+                "web.listen-address".to_string(),
+                cli.listen_addresses.join(","),
+            ),
+            ("web.route-prefix".to_string(), route_prefix.clone()),
+            ("web.telemetry-path".to_string(), cli.telemetry_path.clone()),
+        ]);
+
+        Ok(Config {
+            listen,
+            route_prefix,
+            external_path_prefix,
+            telemetry_path,
+            database: (!cli.persistence_file.is_empty())
+                .then(|| PathBuf::from(&cli.persistence_file)),
+            enable_lifecycle: cli.enable_lifecycle,
+            enable_admin_api: cli.enable_admin_api,
+            disable_consistency_check: cli.disable_consistency_check,
+            names: if cli.enable_utf8_names {
+                NameValidation::Utf8
+            } else {
+                NameValidation::Legacy
+            },
+            log_level,
+            log_format,
+            flags,
+        })
+    }
+}
+
+/// `host:port`, `:port` (all interfaces) or `[v6]:port`.
+fn resolve_listen_address(addr: &str) -> Result<SocketAddr, ConfigError> {
+    let with_host = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    with_host
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "--web.listen-address: cannot use {addr:?} (expected host:port or :port)"
+            ))
+        })
+}
+
+/// The path component of `--web.external-url`, as Go's `url.Parse` would give it: a URL
+/// without a scheme is all path (`example.com/ext` → `example.com/ext`).
+fn external_url_path(url: &str) -> Result<String, ConfigError> {
+    if url.is_empty() {
+        return Ok(String::new());
+    }
+    if url.starts_with(':') {
+        return Err(ConfigError(format!(
+            "--web.external-url: invalid URL: parse {url:?}: missing protocol scheme"
+        )));
+    }
+    let without_query = url.split(['?', '#']).next().unwrap_or("");
+    match without_query.split_once("://") {
+        Some((_scheme, rest)) => Ok(rest
+            .find('/')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or_default()),
+        None => Ok(without_query.to_string()),
+    }
+}
+
+/// Upstream 1.11's rule: the explicit prefix, else the external URL's path; `/` means none;
+/// a leading `/` is added and one trailing `/` removed.
+pub fn compute_route_prefix(prefix: &str, external_path: &str) -> String {
+    let prefix = if prefix.is_empty() {
+        external_path
+    } else {
+        prefix
+    };
+    if prefix == "/" {
+        return String::new();
+    }
+    let with_slash = if prefix.starts_with('/') || prefix.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("/{prefix}")
+    };
+    with_slash
+        .strip_suffix('/')
+        .unwrap_or(&with_slash)
+        .to_string()
+}
+
+/// Go's `path.Join(prefix, p)` for the two shapes used here.
+fn join_path(prefix: &str, p: &str) -> String {
+    let joined = format!("{prefix}{p}");
+    let trimmed = joined.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Go's `time.ParseDuration`: a sequence of decimal numbers with units ns, us, µs, ms, s, m, h.
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let (negative, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos_per_unit = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * nanos_per_unit;
+    }
+    // A negative interval means "persist after every write" upstream; here it is only displayed.
+    let _ = negative;
+    Some(Duration::from_nanos(total as u64))
+}
+
+/// Go's `Duration.String()` for whole-second-or-larger values and the common small ones.
+pub fn format_go_duration(d: Duration) -> String {
+    let total = d.as_nanos();
+    if total == 0 {
+        return "0s".to_string();
+    }
+    if total < 1_000_000_000 {
+        return if total.is_multiple_of(1_000_000) {
+            format!("{}ms", total / 1_000_000)
+        } else if total.is_multiple_of(1_000) {
+            format!("{}µs", total / 1_000)
+        } else {
+            format!("{total}ns")
+        };
+    }
+    let secs = d.as_secs();
+    let frac = d.subsec_nanos();
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut seconds = s.to_string();
+    if frac > 0 {
+        let f = format!("{frac:09}");
+        seconds = format!("{s}.{}", f.trim_end_matches('0'));
+    }
+    if h > 0 {
+        format!("{h}h{m}m{seconds}s")
+    } else if m > 0 {
+        format!("{m}m{seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["pushgateway"];
+        argv.extend_from_slice(args);
+        Config::try_from(Cli::try_parse_from(argv).expect("flags parse"))
+    }
+
+    #[test]
+    fn defaults_match_upstream() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.listen, vec!["0.0.0.0:9091".parse().unwrap()]);
+        assert_eq!(c.telemetry_path, "/metrics");
+        assert_eq!(c.route_prefix, "");
+        assert!(c.database.is_none());
+        assert_eq!(c.flags["persistence.interval"], "5m0s");
+        assert_eq!(c.flags["web.listen-address"], ":9091");
+    }
+
+    #[test]
+    fn both_flag_syntaxes_work() {
+        let a = config(&["--persistence.file=/tmp/x.db", "--web.route-prefix", "/pg/"]).unwrap();
+        assert_eq!(a.database, Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(a.route_prefix, "/pg");
+        assert_eq!(a.telemetry_path, "/pg/metrics");
+    }
+
+    #[test]
+    fn route_prefix_follows_upstream_rules() {
+        assert_eq!(compute_route_prefix("", ""), "");
+        assert_eq!(compute_route_prefix("/", "/ext"), "");
+        assert_eq!(compute_route_prefix("", "/ext/"), "/ext");
+        assert_eq!(compute_route_prefix("foo//", ""), "/foo/");
+        assert_eq!(compute_route_prefix("pg", ""), "/pg");
+    }
+
+    #[test]
+    fn external_url_path_becomes_the_default_prefix() {
+        let c = config(&["--web.external-url=http://example.com/ext/"]).unwrap();
+        assert_eq!(c.route_prefix, "/ext");
+        assert_eq!(c.external_path_prefix, "/ext");
+        assert_eq!(c.flags["web.route-prefix"], "/ext");
+        let c = config(&["--web.external-url=example.com/ext"]).unwrap();
+        assert_eq!(c.route_prefix, "/example.com/ext");
+        assert!(config(&["--web.external-url=::bad"]).is_err());
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let e = config(&["--log.level=trace"]).unwrap_err();
+        assert!(e.0.contains("trace"), "{e}");
+        let e = config(&["--persistence.interval=1d"]).unwrap_err();
+        assert!(e.0.contains("invalid duration"), "{e}");
+        assert!(config(&["--web.listen-address=nonsense"]).is_err());
+    }
+
+    #[test]
+    fn go_durations_parse_and_print() {
+        assert_eq!(parse_go_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("abc"), None);
+        assert_eq!(format_go_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(format_go_duration(Duration::from_secs(5400)), "1h30m0s");
+        assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn negated_boolean_flags_are_accepted() {
+        let c = config(&["--web.enable-lifecycle", "--no-web.enable-lifecycle"]).unwrap();
+        assert!(!c.enable_lifecycle);
+    }
+}

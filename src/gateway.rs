@@ -1,0 +1,362 @@
+//! The gateway's core: applies pushes and deletes to the database and then to the cache.
+//!
+//! ```text
+//! push ─► sanitise + check each family + render  (no lock: runs in parallel)
+//!      ─► writer lock ─► consistency check against the cache
+//!                     ─► BEGIN IMMEDIATE … COMMIT          (one transaction per push)
+//!                     ─► cache update                      (still under the writer lock)
+//!      ─► answer
+//! ```
+//! Holding one writer lock across the check, the COMMIT and the cache update means the cache
+//! sees changes in commit order and the check sees a stable store. A transaction dropped
+//! before COMMIT rolls back, and the cache is only touched after COMMIT succeeded.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
+use rusqlite::TransactionBehavior;
+
+use crate::cache::{Cache, Group};
+use crate::consistency::{check_family, check_push, join_errors};
+use crate::group::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
+use crate::grouping_key::GroupingKey;
+use crate::proto::MetricFamily;
+use crate::store::{self, Pool, PooledConnection, StoreError, StoredGroup};
+
+/// PUT replaces the whole group; POST replaces only the families it pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushMethod {
+    Replace,
+    Merge,
+}
+
+/// Why a push was not applied.
+#[derive(Debug)]
+pub enum PushError {
+    /// The push is invalid or inconsistent with the store; its failure was recorded.
+    Rejected(String),
+    /// The database failed; nothing changed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for PushError {
+    fn from(e: StoreError) -> Self {
+        PushError::Store(e)
+    }
+}
+
+impl From<rusqlite::Error> for PushError {
+    fn from(e: rusqlite::Error) -> Self {
+        PushError::Store(StoreError::Sqlite(e))
+    }
+}
+
+/// The store, its cache, and the lock that orders writes.
+pub struct Gateway {
+    pool: Pool,
+    /// The one connection that writes. Held across check, COMMIT and cache update so the
+    /// cache changes in commit order. A std mutex: it is only taken on blocking threads.
+    writer: Mutex<PooledConnection>,
+    /// Read by scrapes and checks; written only while `writer` is held.
+    cache: RwLock<Cache>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Opens the database (`None`: in memory), migrates it and loads every group into the cache.
+    pub fn open(path: Option<&Path>) -> Result<Gateway, StoreError> {
+        let pool = store::open(path)?;
+        let writer = pool.get()?;
+        let mut cache = Cache::new();
+        for stored in store::load_all(&writer)? {
+            cache.put_group(group_from_store(stored));
+        }
+        Ok(Gateway {
+            pool,
+            writer: Mutex::new(writer),
+            cache: RwLock::new(cache),
+        })
+    }
+
+    /// Read access to the cache. Keep the guard short: pushes wait for it after COMMIT.
+    pub fn cache(&self) -> RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection pool, for readers that need SQL (never for writes).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, PooledConnection> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies a push of `families` to the group `key` at time `now_ns`.
+    pub fn push(
+        &self,
+        key: &GroupingKey,
+        method: PushMethod,
+        families: Vec<MetricFamily>,
+        now_ns: i64,
+    ) -> Result<(), PushError> {
+        let (prepared, mut errors) = prepare(key, families, now_ns);
+        let key_bytes: Arc<[u8]> = key.upstream_key().into();
+
+        let mut conn = self.lock_writer();
+        let existing = self.cache().group(&key_bytes).cloned();
+        let mut families = match (&existing, method) {
+            (Some(g), PushMethod::Merge) => g.families.clone(),
+            _ => BTreeMap::new(),
+        };
+        if errors.is_empty() {
+            for family in &prepared {
+                families.insert(family.name.clone(), family.clone());
+            }
+            let last_failure_ns = existing.as_ref().map_or(0, |g| g.last_failure_ns);
+            let created_ns = existing.as_ref().map_or(now_ns, |g| g.created_ns);
+            insert_timestamps(&mut families, key, now_ns, last_failure_ns, created_ns);
+            let mut changed: Vec<&str> = prepared.iter().map(|f| f.name.as_str()).collect();
+            changed.extend([PUSH_TIME, PUSH_FAILURE_TIME]);
+            errors = check_push(
+                &self.cache(),
+                existing.as_ref().map(|g| g.id),
+                &key_bytes,
+                &families,
+                &changed,
+            );
+        }
+        if !errors.is_empty() {
+            let message = join_errors(&errors);
+            self.record_failure(&mut conn, key, key_bytes, existing, now_ns)?;
+            return Err(PushError::Rejected(message));
+        }
+
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (id, created_ns, last_failure_ns) = match &existing {
+            Some(g) => {
+                store::update_group_times(&tx, g.id, now_ns, g.last_failure_ns)?;
+                if method == PushMethod::Replace {
+                    store::delete_all_families(&tx, g.id)?;
+                }
+                (g.id, g.created_ns, g.last_failure_ns)
+            }
+            None => (store::insert_group(&tx, key, now_ns, 0, now_ns)?, now_ns, 0),
+        };
+        for family in &prepared {
+            store::upsert_family(
+                &tx,
+                id,
+                &family.name,
+                family.mtype.upstream_name(),
+                family.help.as_deref(),
+                family.pushed_ns,
+                family.series(),
+                &family.to_blob(),
+            )?;
+        }
+        tx.commit()?;
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .put_group(Group {
+                id,
+                key: key.clone(),
+                key_bytes,
+                families,
+                last_push_ns: now_ns,
+                last_failure_ns,
+                created_ns,
+            });
+        Ok(())
+    }
+
+    /// Records a failed push: sets the group's failure time, creating the group (with only its
+    /// two timestamps) if it does not exist, as upstream does. Unlike upstream, a new group is
+    /// not created when its timestamp series would duplicate another group's (a key that
+    /// differs only by an empty label), because that would break every scrape.
+    fn record_failure(
+        &self,
+        conn: &mut PooledConnection,
+        key: &GroupingKey,
+        key_bytes: Arc<[u8]>,
+        existing: Option<Group>,
+        now_ns: i64,
+    ) -> Result<(), PushError> {
+        let mut group = match existing {
+            Some(g) => g,
+            None => {
+                let mut families = BTreeMap::new();
+                insert_timestamps(&mut families, key, 0, now_ns, now_ns);
+                let clash = check_push(
+                    &self.cache(),
+                    None,
+                    &key_bytes,
+                    &families,
+                    &[PUSH_TIME, PUSH_FAILURE_TIME],
+                );
+                if !clash.is_empty() {
+                    log::warn!(
+                        "not creating group {key} to record its failed push: {}",
+                        join_errors(&clash)
+                    );
+                    return Ok(());
+                }
+                Group {
+                    id: 0,
+                    key: key.clone(),
+                    key_bytes,
+                    families,
+                    last_push_ns: 0,
+                    last_failure_ns: now_ns,
+                    created_ns: now_ns,
+                }
+            }
+        };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if group.id == 0 {
+            group.id = store::insert_group(&tx, key, 0, now_ns, now_ns)?;
+        } else {
+            store::update_group_times(&tx, group.id, group.last_push_ns, now_ns)?;
+        }
+        tx.commit()?;
+        group.last_failure_ns = now_ns;
+        insert_timestamps(
+            &mut group.families,
+            key,
+            group.last_push_ns,
+            now_ns,
+            group.created_ns,
+        );
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .put_group(group);
+        Ok(())
+    }
+
+    /// Deletes the group with exactly this key; deleting a missing group changes nothing.
+    pub fn delete(&self, key: &GroupingKey) -> Result<(), StoreError> {
+        let key_bytes = key.upstream_key();
+        let mut conn = self.lock_writer();
+        let Some(id) = self.cache().group(&key_bytes).map(|g| g.id) else {
+            return Ok(());
+        };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        store::delete_group(&tx, id)?;
+        tx.commit()?;
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove_group(&key_bytes);
+        Ok(())
+    }
+}
+
+impl Gateway {
+    /// Deletes every group (`PUT /api/v1/admin/wipe`); returns how many there were.
+    pub fn wipe(&self) -> Result<usize, StoreError> {
+        let mut conn = self.lock_writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        store::delete_all_groups(&tx)?;
+        tx.commit()?;
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let count = cache.group_count();
+        *cache = Cache::new();
+        Ok(count)
+    }
+}
+
+/// Checks and prepares pushed families outside the writer lock. Returns the prepared
+/// families and the errors that reject the push (timestamps first, as upstream).
+fn prepare(
+    key: &GroupingKey,
+    families: Vec<MetricFamily>,
+    now_ns: i64,
+) -> (Vec<Arc<FamilyData>>, Vec<String>) {
+    if families
+        .iter()
+        .any(|f| f.metric.iter().any(|m| m.timestamp_ms.is_some()))
+    {
+        return (
+            Vec::new(),
+            vec!["pushed metrics must not have timestamps".to_string()],
+        );
+    }
+    let mut errors = Vec::new();
+    let mut prepared = Vec::with_capacity(families.len());
+    for mut family in families {
+        // The gateway's own timestamps always win over pushed families of the same name.
+        if matches!(family.name(), PUSH_TIME | PUSH_FAILURE_TIME) {
+            continue;
+        }
+        sanitize(&mut family, key);
+        errors.extend(check_family(&family));
+        prepared.push(Arc::new(FamilyData::new(&family, now_ns)));
+    }
+    (prepared, errors)
+}
+
+/// Sets a group's `push_time_seconds` and `push_failure_time_seconds` families. Each family's
+/// own time (shown as `time_stamp` by the API) is when its value was last set, or the group's
+/// creation for a value that was never set.
+fn insert_timestamps(
+    families: &mut BTreeMap<String, Arc<FamilyData>>,
+    key: &GroupingKey,
+    last_push_ns: i64,
+    last_failure_ns: i64,
+    created_ns: i64,
+) {
+    let recorded = |ns: i64| if ns > 0 { ns } else { created_ns };
+    families.insert(
+        PUSH_TIME.to_string(),
+        Arc::new(timestamp_family(
+            PUSH_TIME,
+            last_push_ns,
+            key,
+            recorded(last_push_ns),
+        )),
+    );
+    families.insert(
+        PUSH_FAILURE_TIME.to_string(),
+        Arc::new(timestamp_family(
+            PUSH_FAILURE_TIME,
+            last_failure_ns,
+            key,
+            recorded(last_failure_ns),
+        )),
+    );
+}
+
+fn group_from_store(stored: StoredGroup) -> Group {
+    let mut families: BTreeMap<String, Arc<FamilyData>> = stored
+        .families
+        .into_iter()
+        .map(|f| {
+            let data = FamilyData::new(&f.family, f.pushed_ns);
+            (data.name.clone(), Arc::new(data))
+        })
+        .collect();
+    insert_timestamps(
+        &mut families,
+        &stored.key,
+        stored.last_push_ns,
+        stored.last_failure_ns,
+        stored.created_ns,
+    );
+    Group {
+        id: stored.id,
+        key_bytes: stored.key.upstream_key().into(),
+        key: stored.key,
+        families,
+        last_push_ns: stored.last_push_ns,
+        last_failure_ns: stored.last_failure_ns,
+        created_ns: stored.created_ns,
+    }
+}

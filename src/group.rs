@@ -1,0 +1,247 @@
+//! Pushed families prepared for a group: sanitised against the grouping key, sorted, rendered
+//! once for exposition, and fingerprinted for the consistency check.
+//!
+//! Rendering at push time is what makes `/metrics` cheap: a scrape only concatenates the
+//! bytes prepared here, and the protobuf exposition concatenates the encoded metrics.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use prost::Message;
+
+use crate::exposition::text;
+use crate::grouping_key::GroupingKey;
+use crate::names::{is_legacy_label_name, is_legacy_metric_name, Escaping};
+use crate::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+
+/// Name of the per-group success timestamp family.
+pub const PUSH_TIME: &str = "push_time_seconds";
+/// Name of the per-group failure timestamp family.
+pub const PUSH_FAILURE_TIME: &str = "push_failure_time_seconds";
+const PUSH_TIME_HELP: &str =
+    "Last Unix time when changing this group in the Pushgateway succeeded.";
+const PUSH_FAILURE_TIME_HELP: &str =
+    "Last Unix time when changing this group in the Pushgateway failed.";
+
+/// One family of one group, ready to store, serve and check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyData {
+    pub name: String,
+    pub mtype: MetricType,
+    pub help: Option<String>,
+    /// Unix time in nanoseconds of the push that stored it.
+    pub pushed_ns: i64,
+    /// Encoded `repeated Metric metric = 4` entries; appended to [`FamilyData::header_pb`]
+    /// they form the whole `MetricFamily` message.
+    pub metrics_pb: Box<[u8]>,
+    /// The family's sample lines in text format 0.0.4 with the default escaping.
+    pub text: Box<[u8]>,
+    /// A 128-bit fingerprint of each metric's label set, in metric order.
+    pub sigs: Box<[u128]>,
+    /// All names are valid legacy names, so the prepared bytes are right for every escaping.
+    pub legacy_names: bool,
+}
+
+impl FamilyData {
+    /// Prepares a family whose metrics are already sanitised and sorted.
+    pub fn new(family: &MetricFamily, pushed_ns: i64) -> FamilyData {
+        let name = family.name().to_string();
+        let mtype = family.r#type();
+        let mut metrics_pb = Vec::new();
+        let mut text_out = Vec::new();
+        let mut sigs = Vec::with_capacity(family.metric.len());
+        let mut legacy_names = is_legacy_metric_name(&name);
+        for m in &family.metric {
+            prost::encoding::message::encode(4, m, &mut metrics_pb);
+            text::write_metric(&mut text_out, &name, mtype, m, Escaping::Underscores);
+            sigs.push(label_signature(&m.label));
+            legacy_names &= m.label.iter().all(|l| is_legacy_label_name(l.name()));
+        }
+        FamilyData {
+            name,
+            mtype,
+            help: family.help.clone(),
+            pushed_ns,
+            metrics_pb: metrics_pb.into_boxed_slice(),
+            text: text_out.into_boxed_slice(),
+            sigs: sigs.into_boxed_slice(),
+            legacy_names,
+        }
+    }
+
+    /// Number of metrics (series) in the family.
+    pub fn series(&self) -> usize {
+        self.sigs.len()
+    }
+
+    /// The encoded `MetricFamily` fields other than the metrics.
+    pub fn header_pb(&self) -> Vec<u8> {
+        MetricFamily {
+            name: Some(self.name.clone()),
+            help: self.help.clone(),
+            r#type: Some(self.mtype as i32),
+            metric: Vec::new(),
+            unit: None,
+        }
+        .encode_to_vec()
+    }
+
+    /// The whole family as one encoded `MetricFamily` (what the database stores).
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut blob = self.header_pb();
+        blob.extend_from_slice(&self.metrics_pb);
+        blob
+    }
+
+    /// The family as a message again (for the JSON API and the status page).
+    pub fn decode(&self) -> MetricFamily {
+        // The bytes were produced by prost from a valid message, so decoding cannot fail;
+        // should it ever, an empty family is shown rather than failing the page.
+        MetricFamily::decode(self.to_blob().as_slice()).unwrap_or_default()
+    }
+}
+
+/// Applies the grouping key to every metric as upstream does: grouping labels override body
+/// labels, `instance=""` is added when absent, label pairs are sorted by name; then sorts the
+/// metrics in exposition order.
+pub fn sanitize(family: &mut MetricFamily, key: &GroupingKey) {
+    for metric in &mut family.metric {
+        for (name, value) in key.labels() {
+            match metric.label.iter_mut().find(|l| l.name() == name) {
+                Some(pair) => pair.value = Some(value.clone()),
+                None => metric
+                    .label
+                    .push(LabelPair::new(name.clone(), value.clone())),
+            }
+        }
+        if !metric.label.iter().any(|l| l.name() == "instance") {
+            metric.label.push(LabelPair::new("instance", ""));
+        }
+        metric.label.sort_by(|a, b| a.name().cmp(b.name()));
+    }
+    family.metric.sort_by(text::compare_metrics);
+}
+
+/// A 128-bit fingerprint of a sorted label set; equal label sets give equal fingerprints.
+pub fn label_signature(labels: &[LabelPair]) -> u128 {
+    let mut hi = DefaultHasher::new();
+    let mut lo = DefaultHasher::new();
+    0xA5u8.hash(&mut lo);
+    for l in labels {
+        for h in [&mut hi, &mut lo] {
+            l.name().hash(h);
+            l.value().hash(h);
+        }
+    }
+    ((hi.finish() as u128) << 64) | lo.finish() as u128
+}
+
+/// The gateway's `push_time_seconds` or `push_failure_time_seconds` family for a group.
+pub fn timestamp_family(
+    name: &str,
+    value_ns: i64,
+    key: &GroupingKey,
+    recorded_ns: i64,
+) -> FamilyData {
+    let help = if name == PUSH_TIME {
+        PUSH_TIME_HELP
+    } else {
+        PUSH_FAILURE_TIME_HELP
+    };
+    let mut family = MetricFamily {
+        name: Some(name.to_string()),
+        help: Some(help.to_string()),
+        r#type: Some(MetricType::Gauge as i32),
+        metric: vec![Metric {
+            gauge: Some(Gauge {
+                value: Some(value_ns as f64 / 1e9),
+            }),
+            ..Default::default()
+        }],
+        unit: None,
+    };
+    sanitize(&mut family, key);
+    FamilyData::new(&family, recorded_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(labels: &[(&str, &str)]) -> GroupingKey {
+        GroupingKey::from_labels(labels.iter().map(|(a, b)| (a.to_string(), b.to_string())))
+            .unwrap()
+    }
+
+    fn untyped(name: &str, labels: &[(&str, &str)], v: f64) -> MetricFamily {
+        MetricFamily {
+            name: Some(name.into()),
+            r#type: Some(MetricType::Untyped as i32),
+            metric: vec![Metric {
+                label: labels.iter().map(|(a, b)| LabelPair::new(*a, *b)).collect(),
+                untyped: Some(crate::proto::Untyped { value: Some(v) }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn grouping_labels_override_body_labels_and_instance_is_added() {
+        let mut f = untyped("m", &[("job", "body"), ("zone", "a")], 1.0);
+        sanitize(&mut f, &key(&[("job", "path")]));
+        let labels: Vec<_> = f.metric[0]
+            .label
+            .iter()
+            .map(|l| (l.name(), l.value()))
+            .collect();
+        assert_eq!(
+            labels,
+            vec![("instance", ""), ("job", "path"), ("zone", "a")]
+        );
+    }
+
+    #[test]
+    fn a_body_instance_is_kept_when_the_key_has_none() {
+        let mut f = untyped("m", &[("instance", "i5")], 1.0);
+        sanitize(&mut f, &key(&[("job", "j")]));
+        assert_eq!(f.metric[0].label[0].value(), "i5");
+    }
+
+    #[test]
+    fn prepared_family_round_trips_through_its_blob() {
+        let mut f = untyped("m", &[("a", "x")], 2.5);
+        sanitize(&mut f, &key(&[("job", "j")]));
+        let data = FamilyData::new(&f, 7);
+        assert_eq!(data.decode(), f);
+        assert_eq!(MetricFamily::decode(data.to_blob().as_slice()).unwrap(), f);
+        assert_eq!(
+            std::str::from_utf8(&data.text).unwrap(),
+            "m{a=\"x\",instance=\"\",job=\"j\"} 2.5\n"
+        );
+        assert!(data.legacy_names);
+    }
+
+    #[test]
+    fn equal_label_sets_have_equal_signatures() {
+        let a = [LabelPair::new("a", "1"), LabelPair::new("b", "2")];
+        let b = [LabelPair::new("a", "1"), LabelPair::new("b", "2")];
+        let c = [LabelPair::new("a", "12"), LabelPair::new("b", "")];
+        assert_eq!(label_signature(&a), label_signature(&b));
+        assert_ne!(label_signature(&a), label_signature(&c));
+    }
+
+    #[test]
+    fn timestamp_families_carry_upstream_help_and_seconds() {
+        let f = timestamp_family(
+            PUSH_TIME,
+            1_500_000_000_000_000_000,
+            &key(&[("job", "j")]),
+            1,
+        );
+        assert_eq!(
+            std::str::from_utf8(&f.text).unwrap(),
+            "push_time_seconds{instance=\"\",job=\"j\"} 1.5e+09\n"
+        );
+        assert_eq!(f.help.as_deref(), Some(PUSH_TIME_HELP));
+    }
+}

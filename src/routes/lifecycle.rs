@@ -1,0 +1,51 @@
+//! Management actions: `/-/quit` (graceful shutdown, `--web.enable-lifecycle`) and the admin
+//! wipe (`--web.enable-admin-api`).
+
+use std::sync::atomic::Ordering;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::AppState;
+
+/// PUT or POST `/-/quit`: starts a graceful stop (in-flight requests finish) after answering.
+pub fn quit(state: &AppState) -> HttpResponse {
+    if !state.config.enable_lifecycle {
+        return HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("Lifecycle API is not enabled.");
+    }
+    if state.quitting.swap(true, Ordering::SeqCst) {
+        return HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+            .content_type("text/plain; charset=utf-8")
+            .body("Termination already requested.");
+    }
+    log::warn!("received termination request via web service, exiting gracefully");
+    if let Some(handle) = state.server.get().cloned() {
+        actix_web::rt::spawn(async move { handle.stop(true).await });
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("Requesting termination... Goodbye!")
+}
+
+/// GET `/-/quit`: upstream's fixed 405, without an `Allow` header.
+pub fn quit_get() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .content_type("text/plain; charset=utf-8")
+        .body("Only POST or PUT requests allowed.")
+}
+
+/// PUT `/api/v1/admin/wipe`: deletes every group. Upstream answers 202 before the deletes
+/// are applied; here they are committed first, so a following scrape is already empty.
+pub async fn wipe(state: &web::Data<AppState>) -> HttpResponse {
+    let gateway = state.gateway.clone();
+    match web::block(move || gateway.wipe()).await {
+        Ok(Ok(count)) => {
+            log::info!("wiped {count} groups via the admin API");
+            HttpResponse::Accepted().finish()
+        }
+        Ok(Err(e)) => crate::error::ApiError::from(e).error_response_owned(),
+        Err(e) => crate::error::ApiError::from(e).error_response_owned(),
+    }
+}

@@ -1,0 +1,214 @@
+//! Request dispatch: upstream's routing answers, then the handler of the matched route.
+//!
+//! Upstream routes with Go's ServeMux in front of httprouter; clients see its exact answers
+//! (path-cleaning redirects, 404/405 with `Allow`, automatic OPTIONS, trailing-slash and
+//! case-fixing redirects). [`crate::router`] reproduces them, so every request enters through
+//! [`dispatch`] and is handed to one of the handlers below.
+
+mod health;
+mod lifecycle;
+mod metrics;
+mod push;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use crate::config::Config;
+use crate::error::plain_text;
+use crate::gateway::Gateway;
+use crate::parse::encoding::decode_body;
+use crate::router::{clean_path, percent_decode, PatternError, Resolution, Router};
+use crate::self_metrics::SelfMetrics;
+
+/// What a matched route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Healthy,
+    Ready,
+    Metrics,
+    /// PUT, POST or DELETE of a group; `base64_job` for the `job@base64` form.
+    Group {
+        base64_job: bool,
+    },
+    Quit,
+    /// `PUT /api/v1/admin/wipe`, routed only with `--web.enable-admin-api`.
+    Wipe,
+    /// `GET /-/quit`, unprefixed whatever the route prefix, as upstream.
+    QuitGet,
+}
+
+/// State shared by every worker.
+pub struct AppState {
+    pub gateway: Arc<Gateway>,
+    pub config: Config,
+    pub self_metrics: SelfMetrics,
+    router: Router<Route>,
+    /// Set once the server runs, so `/-/quit` can stop it.
+    pub server: Arc<OnceLock<ServerHandle>>,
+    /// A quit was requested; a second one is refused.
+    pub quitting: AtomicBool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the route table for the configured prefix; a prefix that cannot form a route
+    /// pattern is an error.
+    pub fn new(
+        gateway: Arc<Gateway>,
+        config: Config,
+        server: Arc<OnceLock<ServerHandle>>,
+    ) -> Result<AppState, PatternError> {
+        Ok(AppState {
+            router: route_table(&config)?,
+            gateway,
+            config,
+            self_metrics: SelfMetrics::new(),
+            server,
+            quitting: AtomicBool::new(false),
+        })
+    }
+}
+
+/// Upstream's route table (main router) under the route prefix.
+fn route_table(config: &Config) -> Result<Router<Route>, PatternError> {
+    let p = &config.route_prefix;
+    let mut r = Router::new();
+    r.add("GET", &format!("{p}/-/healthy"), Route::Healthy)?;
+    r.add("GET", &format!("{p}/-/ready"), Route::Ready)?;
+    r.add("GET", &config.telemetry_path, Route::Metrics)?;
+    for (segment, base64_job) in [("job", false), ("job@base64", true)] {
+        for method in ["PUT", "POST", "DELETE"] {
+            let route = Route::Group { base64_job };
+            r.add(method, &format!("{p}/metrics/{segment}/:job"), route)?;
+            r.add(
+                method,
+                &format!("{p}/metrics/{segment}/:job/*labels"),
+                route,
+            )?;
+        }
+    }
+    r.add("PUT", &format!("{p}/-/quit"), Route::Quit)?;
+    r.add("POST", &format!("{p}/-/quit"), Route::Quit)?;
+    r.add("GET", "/-/quit", Route::QuitGet)?;
+    if config.enable_admin_api {
+        r.add("PUT", &format!("{p}/api/v1/admin/wipe"), Route::Wipe)?;
+    }
+    Ok(r)
+}
+
+/// The one entry point for every request.
+pub async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let raw_path = req.uri().path();
+    if let Some(cleaned) = clean_path(raw_path) {
+        let location = match req.uri().query() {
+            Some(q) => format!("{cleaned}?{q}"),
+            None => cleaned,
+        };
+        return HttpResponse::build(StatusCode::TEMPORARY_REDIRECT)
+            .insert_header((header::LOCATION, location))
+            .finish();
+    }
+    let Ok(decoded) = percent_decode(raw_path) else {
+        return HttpResponse::BadRequest()
+            .insert_header((header::CONNECTION, "close"))
+            .body("400 Bad Request");
+    };
+    let Ok(path) = String::from_utf8(decoded) else {
+        return plain_text(
+            StatusCode::BAD_REQUEST,
+            "URL path is not valid UTF-8 after percent-decoding\n",
+        );
+    };
+    let body = match read_body(&req, payload).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    match state.router.resolve(req.method().as_str(), &path) {
+        Resolution::Matched { value, params } => match value {
+            Route::Healthy | Route::Ready => health::ok(),
+            Route::Metrics => metrics::metrics(&req, &state).await,
+            Route::Group { base64_job } => {
+                let job = params.get("job").unwrap_or_default();
+                let labels = params.get("labels").unwrap_or_default();
+                push::group(&req, &state, job, base64_job, labels, body).await
+            }
+            Route::Quit => lifecycle::quit(&state),
+            Route::Wipe => lifecycle::wipe(&state).await,
+            Route::QuitGet => lifecycle::quit_get(),
+        },
+        Resolution::Redirect { status, location } => redirect(&req, status, location),
+        Resolution::MethodNotAllowed { allow } => HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, allow))
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .body("Method Not Allowed\n"),
+        Resolution::Options { allow } => HttpResponse::Ok()
+            .insert_header((header::ALLOW, allow))
+            .finish(),
+        Resolution::NotFound => plain_text(StatusCode::NOT_FOUND, "404 page not found\n"),
+    }
+}
+
+/// Reads the whole body and undoes its Content-Encoding, for every request as upstream does
+/// (so a GET with `Content-Encoding: gzip` and no body is a 400, like upstream's).
+async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
+    let mut raw = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(bytes) => raw.extend_from_slice(&bytes),
+            Err(e) => return Err(plain_text(StatusCode::BAD_REQUEST, format!("{e}\n"))),
+        }
+    }
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    decode_body(encoding, &raw, None)
+        .map(|b| b.into_owned())
+        .map_err(|e| plain_text(StatusCode::BAD_REQUEST, format!("{e}\n")))
+}
+
+/// httprouter's redirects: 301 with a small HTML body for GET, 307 without one otherwise.
+fn redirect(req: &HttpRequest, status: u16, location: String) -> HttpResponse {
+    let mut target = location;
+    if let Some(q) = req.uri().query() {
+        target = format!("{target}?{q}");
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::LOCATION, target.clone()));
+    if status == StatusCode::MOVED_PERMANENTLY {
+        response
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(format!(
+                "<a href=\"{}\">Moved Permanently</a>.\n\n",
+                html_escape(&target)
+            ))
+    } else {
+        response.finish()
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}

@@ -1,0 +1,127 @@
+//! Building and running the application: open the store, warm the cache, bind, serve.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, OnceLock};
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::routes::{dispatch, AppState};
+use crate::store::StoreError;
+
+/// Why the gateway could not start.
+#[derive(Debug)]
+pub enum StartupError {
+    Store(StoreError),
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    Routes(crate::router::PatternError),
+}
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartupError::Store(e) => write!(f, "{e}"),
+            StartupError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            StartupError::Routes(e) => write!(f, "--web.route-prefix / --web.telemetry-path: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+/// A gateway whose store is open, cache warm and listeners bound, ready to run.
+pub struct Application {
+    server: Server,
+    addrs: Vec<SocketAddr>,
+    gateway: Arc<Gateway>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens the database, loads every group into the cache, then binds the listeners, so
+    /// the port only answers once `/metrics` is complete. Port 0 picks a free port.
+    pub fn build(config: Config) -> Result<Application, StartupError> {
+        let started = std::time::Instant::now();
+        let gateway =
+            Arc::new(Gateway::open(config.database.as_deref()).map_err(StartupError::Store)?);
+        {
+            let cache = gateway.cache();
+            log::info!(
+                "loaded {} groups with {} series in {:?}",
+                cache.group_count(),
+                cache.series_count(),
+                started.elapsed()
+            );
+        }
+        let listeners = config
+            .listen
+            .iter()
+            .map(|addr| {
+                TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+                    addr: *addr,
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let addrs = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect::<Vec<_>>();
+
+        let handle = Arc::new(OnceLock::new());
+        // Built once, outside the per-worker closure, so every worker shares it.
+        let state = web::Data::new(
+            AppState::new(gateway.clone(), config, handle.clone()).map_err(StartupError::Routes)?,
+        );
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .default_service(web::to(dispatch))
+        })
+        .shutdown_timeout(30);
+        for (listener, addr) in listeners.into_iter().zip(&addrs) {
+            server = server
+                .listen(listener)
+                .map_err(|source| StartupError::Bind {
+                    addr: *addr,
+                    source,
+                })?;
+        }
+        let server = server.run();
+        let _ = handle.set(server.handle());
+        for addr in &addrs {
+            log::info!("listening on {addr}");
+        }
+        Ok(Application {
+            server,
+            addrs,
+            gateway,
+        })
+    }
+
+    /// The bound addresses (with the real port when 0 was asked for).
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Serves until SIGINT, SIGTERM or `/-/quit`; in-flight requests finish first. The
+    /// database closes when the last handle to it is dropped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        drop(self.gateway);
+        log::info!("stopped");
+        result
+    }
+}

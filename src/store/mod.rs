@@ -1,0 +1,207 @@
+//! The SQLite store: the only module with SQL in it.
+//!
+//! Functions that change data take the caller's [`rusqlite::Transaction`]; the caller
+//! ([`crate::gateway`]) begins and commits, so one push is one transaction and nothing is
+//! answered before COMMIT returns.
+
+mod migrate;
+mod pool;
+
+use prost::Message;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+pub use migrate::{MigrateError, SCHEMA_VERSION};
+pub use pool::{open, Pool, PooledConnection};
+
+use crate::grouping_key::GroupingKey;
+use crate::proto::MetricFamily;
+
+/// Anything that went wrong talking to the database.
+#[derive(Debug)]
+pub enum StoreError {
+    Open(String),
+    Migrate(MigrateError),
+    Sqlite(rusqlite::Error),
+    Pool(r2d2::Error),
+    /// A row that this version cannot read (a corrupt blob or labels column).
+    Corrupt(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Open(m) => write!(f, "opening database: {m}"),
+            StoreError::Migrate(e) => write!(f, "migrating database: {e}"),
+            StoreError::Sqlite(e) => write!(f, "database: {e}"),
+            StoreError::Pool(e) => write!(f, "database connection pool: {e}"),
+            StoreError::Corrupt(m) => write!(f, "unreadable row in database: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Pool(e)
+    }
+}
+
+/// A group as stored, with its families decoded.
+#[derive(Debug, Clone)]
+pub struct StoredGroup {
+    pub id: i64,
+    pub key: GroupingKey,
+    pub last_push_ns: i64,
+    pub last_failure_ns: i64,
+    pub created_ns: i64,
+    pub families: Vec<StoredFamily>,
+}
+
+/// One family row, decoded.
+#[derive(Debug, Clone)]
+pub struct StoredFamily {
+    pub pushed_ns: i64,
+    pub family: MetricFamily,
+}
+
+/// Reads every group with its families, for warming the cache at start-up.
+pub fn load_all(conn: &Connection) -> Result<Vec<StoredGroup>, StoreError> {
+    let mut groups = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT id, labels, last_push_ns, last_failure_ns, created_ns FROM metric_groups ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let labels: String = row.get(1)?;
+        let parsed: std::collections::BTreeMap<String, String> = serde_json::from_str(&labels)
+            .map_err(|e| StoreError::Corrupt(format!("labels of group {id}: {e}")))?;
+        let key = GroupingKey::from_labels(parsed)
+            .map_err(|e| StoreError::Corrupt(format!("labels of group {id}: {e}")))?;
+        groups.push(StoredGroup {
+            id,
+            key,
+            last_push_ns: row.get(2)?,
+            last_failure_ns: row.get(3)?,
+            created_ns: row.get(4)?,
+            families: Vec::new(),
+        });
+    }
+    let index: std::collections::HashMap<i64, usize> =
+        groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
+    let mut stmt = conn.prepare("SELECT group_id, name, pushed_ns, family FROM metric_families")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let group_id: i64 = row.get(0)?;
+        let blob = row
+            .get_ref(3)?
+            .as_blob()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let family = MetricFamily::decode(blob).map_err(|e| {
+            let name: String = row.get(1).unwrap_or_default();
+            StoreError::Corrupt(format!("family {name:?} of group {group_id}: {e}"))
+        })?;
+        let Some(&i) = index.get(&group_id) else {
+            continue;
+        };
+        groups[i].families.push(StoredFamily {
+            pushed_ns: row.get(2)?,
+            family,
+        });
+    }
+    Ok(groups)
+}
+
+/// Inserts a new group row and returns its id.
+pub fn insert_group(
+    tx: &Transaction<'_>,
+    key: &GroupingKey,
+    last_push_ns: i64,
+    last_failure_ns: i64,
+    created_ns: i64,
+) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO metric_groups (grouping_key, labels, job, last_push_ns, last_failure_ns, created_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        key.canonical(),
+        key.to_json(),
+        key.job(),
+        last_push_ns,
+        last_failure_ns,
+        created_ns
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Sets a group's last successful and last failed push times.
+pub fn update_group_times(
+    tx: &Transaction<'_>,
+    id: i64,
+    last_push_ns: i64,
+    last_failure_ns: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE metric_groups SET last_push_ns = ?2, last_failure_ns = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, last_push_ns, last_failure_ns])?;
+    Ok(())
+}
+
+/// Removes a group and (by cascade) its families.
+pub fn delete_group(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM metric_groups WHERE id = ?1")?
+        .execute(params![id])?;
+    Ok(())
+}
+
+/// Removes every group and family.
+pub fn delete_all_groups(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM metric_groups", [])?;
+    Ok(())
+}
+
+/// Removes every family of a group (PUT replaces the whole group).
+pub fn delete_all_families(tx: &Transaction<'_>, group_id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM metric_families WHERE group_id = ?1")?
+        .execute(params![group_id])?;
+    Ok(())
+}
+
+/// Stores one family of a group, replacing a family of the same name (POST merges by name).
+#[allow(clippy::too_many_arguments)]
+pub fn upsert_family(
+    tx: &Transaction<'_>,
+    group_id: i64,
+    name: &str,
+    type_name: &str,
+    help: Option<&str>,
+    pushed_ns: i64,
+    series: usize,
+    blob: &[u8],
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO metric_families (group_id, name, type, help, pushed_ns, series, family)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![group_id, name, type_name, help, pushed_ns, series as i64, blob])?;
+    Ok(())
+}
+
+/// Whether a write transaction can be started and committed now (for `/-/healthy`).
+pub fn probe_writable(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.query_row("SELECT count(*) FROM metric_groups", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()?;
+    tx.commit()
+}

@@ -1,0 +1,212 @@
+//! Starting real gateways for tests: in-process on port 0, or the real binary for restart and
+//! crash tests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use clap::Parser;
+use pushgateway::cli::Cli;
+use pushgateway::config::Config;
+use pushgateway::startup::Application;
+
+/// A running in-process gateway and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+}
+
+/// Starts a gateway in this test's runtime with extra flags (in-memory database by default).
+pub async fn spawn_app(args: &[&str]) -> TestApp {
+    let mut argv = vec![
+        "pushgateway",
+        "--web.listen-address=127.0.0.1:0",
+        "--log.level=error",
+    ];
+    argv.extend_from_slice(args);
+    let config = Config::try_from(Cli::try_parse_from(argv).expect("flags")).expect("config");
+    let app = Application::build(config).expect("gateway starts");
+    let addr = app.addrs()[0];
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+    }
+}
+
+/// A response reduced to what tests compare.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: &str) -> Reply {
+        self.send_with(method, path, body.as_bytes().to_vec(), &[])
+            .await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        Reply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.expect("body"),
+        }
+    }
+
+    pub async fn put(&self, path: &str, body: &str) -> Reply {
+        self.send("PUT", path, body).await
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> Reply {
+        self.send("POST", path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, "").await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, "").await
+    }
+
+    /// `/metrics` without the gateway's own families and without timestamp values, which
+    /// change with every push: what the pushes stored.
+    pub async fn pushed(&self) -> String {
+        pushed_part(&self.get("/metrics").await.body)
+    }
+}
+
+/// The lines of an exposition that come from pushes (own process/build families removed).
+pub fn pushed_part(exposition: &str) -> String {
+    exposition
+        .lines()
+        .filter(|l| {
+            let name = l
+                .trim_start_matches("# HELP ")
+                .trim_start_matches("# TYPE ");
+            !(name.starts_with("process_") || name.starts_with("pushgateway_build_info"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Sends raw bytes (for paths an HTTP client library would normalise) and returns the
+/// status and the whole response. Runs on a blocking thread: the server under test shares
+/// this test's runtime.
+pub async fn raw_request(addr: SocketAddr, request: &str) -> (u16, String) {
+    let request = request.to_string();
+    actix_web::rt::task::spawn_blocking(move || raw_request_blocking(addr, &request))
+        .await
+        .expect("raw request thread")
+}
+
+fn raw_request_blocking(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+/// The real binary, started on a free loopback port with a database file.
+pub struct Process {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Process {
+    /// Starts `pushgateway` and waits until it logs its listening address.
+    pub fn start(db: &Path, extra: &[&str]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
+            .arg("--web.listen-address=127.0.0.1:0")
+            .arg(format!("--persistence.file={}", db.display()))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pushgateway");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(addr) = line.split("msg=\"listening on ").nth(1) {
+                        let addr = addr.trim_end_matches('"').to_string();
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("gateway reported its address")
+            .parse()
+            .expect("address");
+        Process { child, addr }
+    }
+
+    /// SIGKILL: no chance to flush or close anything.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("wait")
+    }
+
+    pub fn client(&self) -> TestApp {
+        TestApp {
+            addr: self.addr,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

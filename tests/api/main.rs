@@ -1,0 +1,9 @@
+//! Integration tests: the real server on an ephemeral loopback port, spoken to over HTTP.
+
+mod cli;
+mod consistency;
+mod helpers;
+mod metrics;
+mod persistence;
+mod push;
+mod routing;

@@ -1,0 +1,122 @@
+//! `/metrics`: ordering, formats, compression. See: spec §4.
+
+use std::io::Read;
+
+use crate::helpers::spawn_app;
+
+#[actix_web::test]
+async fn families_are_sorted_by_name_and_merged_across_groups() {
+    let app = spawn_app(&[]).await;
+    app.put("/metrics/job/b", "zeta 1\nalpha 2\n").await;
+    app.put("/metrics/job/a", "alpha 3\n").await;
+    let m = app.get("/metrics").await.body;
+    let names: Vec<&str> = m
+        .lines()
+        .filter(|l| l.starts_with("# TYPE "))
+        .map(|l| l.split(' ').nth(2).unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert!(m.contains("# TYPE alpha untyped\nalpha{instance=\"\",job=\"a\"} 3\nalpha{instance=\"\",job=\"b\"} 2\n"), "{m}");
+}
+
+#[actix_web::test]
+async fn own_metrics_are_exposed() {
+    let app = spawn_app(&[]).await;
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"
+    );
+    assert!(
+        r.body
+            .contains("# TYPE pushgateway_build_info gauge\npushgateway_build_info{branch="),
+        "{}",
+        r.body
+    );
+    assert!(r
+        .body
+        .contains("# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds "));
+}
+
+#[actix_web::test]
+async fn histograms_and_summaries_render_like_upstream() {
+    let app = spawn_app(&[]).await;
+    let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4.5\nh_count 3\n# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n";
+    assert_eq!(app.put("/metrics/job/hs", body).await.status, 200);
+    let m = app.get("/metrics").await.body;
+    assert!(m.contains("# TYPE h histogram\nh_bucket{instance=\"\",job=\"hs\",le=\"1\"} 2\nh_bucket{instance=\"\",job=\"hs\",le=\"+Inf\"} 3\nh_sum{instance=\"\",job=\"hs\"} 4.5\nh_count{instance=\"\",job=\"hs\"} 3\n"), "{m}");
+    assert!(m.contains("# TYPE s summary\ns{instance=\"\",job=\"hs\",quantile=\"0.5\"} 1\ns_sum{instance=\"\",job=\"hs\"} 2\ns_count{instance=\"\",job=\"hs\"} 3\n"), "{m}");
+}
+
+#[actix_web::test]
+async fn gzip_is_used_when_the_client_accepts_it() {
+    let app = spawn_app(&[]).await;
+    app.put("/metrics/job/g", "a 1\n").await;
+    let resp = app
+        .client
+        .get(app.url("/metrics"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let bytes = resp.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("a{instance=\"\",job=\"g\"} 1\n"));
+    let plain = app.get("/metrics").await;
+    assert!(plain.headers.get("content-encoding").is_none());
+}
+
+#[actix_web::test]
+async fn protobuf_is_served_when_asked_for() {
+    use prost::Message;
+    let app = spawn_app(&[]).await;
+    app.put("/metrics/job/p", "# TYPE a gauge\na 1\n").await;
+    let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+    let resp = app
+        .client
+        .get(app.url("/metrics"))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"));
+    let bytes = resp.bytes().await.unwrap();
+    let mut buf = &bytes[..];
+    let mut families = Vec::new();
+    while !buf.is_empty() {
+        families.push(pushgateway::proto::MetricFamily::decode_length_delimited(&mut buf).unwrap());
+    }
+    let a = families.iter().find(|f| f.name() == "a").expect("family a");
+    assert_eq!(a.metric[0].gauge.as_ref().unwrap().value, Some(1.0));
+    assert_eq!(a.metric[0].label.len(), 2);
+}
+
+#[actix_web::test]
+async fn openmetrics_is_served_when_asked_for() {
+    let app = spawn_app(&[]).await;
+    app.put("/metrics/job/om", "# TYPE c counter\nc_total 1\n")
+        .await;
+    let r = app
+        .send_with(
+            "GET",
+            "/metrics",
+            Vec::new(),
+            &[("Accept", "application/openmetrics-text;version=1.0.0")],
+        )
+        .await;
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text; version=1.0.0"));
+    assert!(r.body.ends_with("# EOF\n"), "{}", r.body);
+}
