@@ -131,12 +131,38 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn scrape(client: &reqwest::Client, addr: SocketAddr, gzip: bool) -> (Duration, usize) {
-    let start = Instant::now();
-    let mut req = client.get(format!("http://{addr}/metrics"));
-    if gzip {
-        req = req.header("Accept-Encoding", "gzip");
+/// How a scrape asks for `/metrics`.
+#[derive(Clone, Copy)]
+enum Scrape {
+    Text,
+    TextGzip,
+    OpenMetrics,
+    Protobuf,
+}
+
+impl Scrape {
+    fn label(self) -> &'static str {
+        match self {
+            Scrape::Text => "text",
+            Scrape::TextGzip => "text, gzip",
+            Scrape::OpenMetrics => "OpenMetrics",
+            Scrape::Protobuf => "protobuf",
+        }
     }
+}
+
+async fn scrape(client: &reqwest::Client, addr: SocketAddr, how: Scrape) -> (Duration, usize) {
+    let start = Instant::now();
+    let req = client.get(format!("http://{addr}/metrics"));
+    let req = match how {
+        Scrape::Text => req,
+        Scrape::TextGzip => req.header("Accept-Encoding", "gzip"),
+        Scrape::OpenMetrics => req.header("Accept", "application/openmetrics-text;version=1.0.0"),
+        Scrape::Protobuf => req.header(
+            "Accept",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+        ),
+    };
     let body = req
         .send()
         .await
@@ -185,16 +211,21 @@ async fn bench(groups: usize) {
         percentile(&times, 0.99).as_secs_f64() * 1e3
     );
 
-    for gzip in [false, true] {
+    for how in [
+        Scrape::Text,
+        Scrape::TextGzip,
+        Scrape::OpenMetrics,
+        Scrape::Protobuf,
+    ] {
         let mut results = Vec::new();
         for _ in 0..SCRAPES {
-            results.push(scrape(&client, gw.addr, gzip).await);
+            results.push(scrape(&client, gw.addr, how).await);
         }
         results.sort();
         let (median, size) = results[SCRAPES / 2];
         println!(
-            "/metrics{}: median {:.1} ms, {:.1} MiB",
-            if gzip { " (gzip)" } else { "" },
+            "/metrics ({}): median {:.1} ms, {:.1} MiB",
+            how.label(),
             median.as_secs_f64() * 1e3,
             size as f64 / 1048576.0
         );
@@ -206,11 +237,11 @@ async fn bench(groups: usize) {
             .unwrap_or(0);
     println!("database size: {:.1} MiB", db_size as f64 / 1048576.0);
 
-    let (_, full_size) = scrape(&client, gw.addr, false).await;
+    let (_, full_size) = scrape(&client, gw.addr, Scrape::Text).await;
     gw.kill();
     let start = Instant::now();
     let gw = Gateway::start(&db);
-    let (_, size) = scrape(&client, gw.addr, false).await;
+    let (_, size) = scrape(&client, gw.addr, Scrape::Text).await;
     let restart = start.elapsed();
     println!(
         "restart to a full /metrics: {:.0} ms ({} of {} bytes)",

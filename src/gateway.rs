@@ -73,10 +73,7 @@ impl Gateway {
     pub fn open(path: Option<&Path>) -> Result<Gateway, StoreError> {
         let pool = store::open(path)?;
         let writer = pool.get()?;
-        let mut cache = Cache::new();
-        for stored in store::load_all(&writer)? {
-            cache.put_group(group_from_store(stored));
-        }
+        let cache = warm_cache(&writer)?;
         Ok(Gateway {
             pool,
             writer: Mutex::new(writer),
@@ -334,15 +331,61 @@ fn insert_timestamps(
     );
 }
 
-fn group_from_store(stored: StoredGroup) -> Group {
-    let mut families: BTreeMap<String, Arc<FamilyData>> = stored
-        .families
+/// Loads every group into a new cache. Families are decoded and rendered on all cores:
+/// this is most of the start-up time of a large store.
+fn warm_cache(conn: &rusqlite::Connection) -> Result<Cache, StoreError> {
+    let mut groups: std::collections::HashMap<i64, Group> = store::load_groups(conn)?
         .into_iter()
-        .map(|f| {
-            let data = FamilyData::new(&f.family, f.pushed_ns);
-            (data.name.clone(), Arc::new(data))
-        })
+        .map(|g| (g.id, group_from_store(g)))
         .collect();
+    let rows = store::load_families(conn)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = rows.len().div_ceil(threads).max(1);
+    let prepared: Vec<Result<Vec<(i64, FamilyData)>, StoreError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = rows
+            .chunks(chunk)
+            .map(|rows| {
+                scope.spawn(move || {
+                    rows.iter()
+                        .map(|row| {
+                            FamilyData::from_blob(&row.blob, row.pushed_ns)
+                                .map(|f| (row.group_id, f))
+                                .map_err(|e| {
+                                    StoreError::Corrupt(format!(
+                                        "a family of group {}: {e}",
+                                        row.group_id
+                                    ))
+                                })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(StoreError::Corrupt("decoder thread panicked".into())))
+            })
+            .collect()
+    });
+    drop(rows);
+    for batch in prepared {
+        for (group_id, family) in batch? {
+            if let Some(group) = groups.get_mut(&group_id) {
+                group.families.insert(family.name.clone(), Arc::new(family));
+            }
+        }
+    }
+    let mut cache = Cache::new();
+    for (_, group) in groups {
+        cache.put_group(group);
+    }
+    Ok(cache)
+}
+
+fn group_from_store(stored: StoredGroup) -> Group {
+    let mut families = BTreeMap::new();
     insert_timestamps(
         &mut families,
         &stored.key,

@@ -4,40 +4,53 @@
 //! JSON API) and quotes strings in error messages with `%q`. Clients and tests compare those
 //! bytes, so they are reproduced here once.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
 
 /// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, which is also `fmt.Sprint(v)`.
 ///
 /// Shortest digits that round-trip, in exponent form iff the decimal exponent is < -4 or >= 6
 /// (Go's threshold for the shortest form): `1234567` is `1.234567e+06`, `123456` stays `123456`.
 pub fn format_float(v: f64) -> String {
-    let mut out = String::new();
-    write_float(&mut out, v);
-    out
+    let mut out = Vec::with_capacity(24);
+    append_float(&mut out, v);
+    // Only ASCII is ever appended.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// Appends [`format_float`]'s output to `out`.
-pub fn write_float(out: &mut String, v: f64) {
+/// Appends [`format_float`]'s output to `out` without allocating (scrapes call this per sample).
+pub fn append_float(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
-        out.push_str("NaN");
+        out.extend_from_slice(b"NaN");
         return;
     }
     if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
         return;
     }
-    // `{:e}` yields the shortest round-trip digits as `d.ddde<exp>`.
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
+    // `{:e}` yields the shortest round-trip digits as `d.ddde<exp>`; 32 bytes hold any f64.
+    let mut buf = [0u8; 40];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{v:e}"));
+    let len = cursor.position() as usize;
+    let sci = &buf[..len];
+    let e = sci.iter().position(|&b| b == b'e').unwrap_or(len);
+    let (mantissa, exp_digits) = (&sci[..e], sci.get(e + 1..).unwrap_or(b"0"));
+    let exp: i32 = std::str::from_utf8(exp_digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
     if !(-4..6).contains(&exp) {
-        out.push_str(mantissa);
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let _ = write!(out, "{:02}", exp.unsigned_abs());
+        out.extend_from_slice(mantissa);
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let abs = exp.unsigned_abs();
+        if abs < 10 {
+            out.push(b'0');
+        }
+        let _ = std::io::Write::write_fmt(out, format_args!("{abs}"));
     } else {
         // Rust's Display prints the same shortest digits without an exponent.
-        let _ = write!(out, "{v}");
+        let _ = std::io::Write::write_fmt(out, format_args!("{v}"));
     }
 }
 

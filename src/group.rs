@@ -39,19 +39,30 @@ pub struct FamilyData {
     pub sigs: Box<[u128]>,
     /// All names are valid legacy names, so the prepared bytes are right for every escaping.
     pub legacy_names: bool,
+    /// Some metric carries an exemplar (only OpenMetrics shows them).
+    pub has_exemplars: bool,
 }
 
 impl FamilyData {
     /// Prepares a family whose metrics are already sanitised and sorted.
     pub fn new(family: &MetricFamily, pushed_ns: i64) -> FamilyData {
+        let mut data = FamilyData::new_without_pb(family, pushed_ns);
+        data.metrics_pb = encode_metrics(&family.metric).into_boxed_slice();
+        data
+    }
+
+    fn new_without_pb(family: &MetricFamily, pushed_ns: i64) -> FamilyData {
         let name = family.name().to_string();
         let mtype = family.r#type();
-        let mut metrics_pb = Vec::new();
-        let mut text_out = Vec::new();
+        let mut text_out = Vec::with_capacity(family.metric.len() * 64);
         let mut sigs = Vec::with_capacity(family.metric.len());
         let mut legacy_names = is_legacy_metric_name(&name);
+        let mut has_exemplars = false;
         for m in &family.metric {
-            prost::encoding::message::encode(4, m, &mut metrics_pb);
+            has_exemplars |= m.counter.as_ref().is_some_and(|c| c.exemplar.is_some())
+                || m.histogram.as_ref().is_some_and(|h| {
+                    !h.exemplars.is_empty() || h.bucket.iter().any(|b| b.exemplar.is_some())
+                });
             text::write_metric(&mut text_out, &name, mtype, m, Escaping::Underscores);
             sigs.push(label_signature(&m.label));
             legacy_names &= m.label.iter().all(|l| is_legacy_label_name(l.name()));
@@ -61,11 +72,25 @@ impl FamilyData {
             mtype,
             help: family.help.clone(),
             pushed_ns,
-            metrics_pb: metrics_pb.into_boxed_slice(),
+            metrics_pb: Box::default(),
             text: text_out.into_boxed_slice(),
             sigs: sigs.into_boxed_slice(),
             legacy_names,
+            has_exemplars,
         }
+    }
+
+    /// Prepares a family read back from the database (written by [`FamilyData::to_blob`]),
+    /// reusing its encoded metrics instead of encoding them again.
+    pub fn from_blob(blob: &[u8], pushed_ns: i64) -> Result<FamilyData, prost::DecodeError> {
+        let family = MetricFamily::decode(blob)?;
+        let mut data = FamilyData::new_without_pb(&family, pushed_ns);
+        let header = data.header_pb();
+        data.metrics_pb = match blob.strip_prefix(header.as_slice()) {
+            Some(metrics) => metrics.into(),
+            None => encode_metrics(&family.metric).into_boxed_slice(),
+        };
+        Ok(data)
     }
 
     /// Number of metrics (series) in the family.
@@ -98,6 +123,15 @@ impl FamilyData {
         // should it ever, an empty family is shown rather than failing the page.
         MetricFamily::decode(self.to_blob().as_slice()).unwrap_or_default()
     }
+}
+
+/// The `repeated Metric metric = 4` field entries for these metrics.
+fn encode_metrics(metrics: &[Metric]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in metrics {
+        prost::encoding::message::encode(4, m, &mut out);
+    }
+    out
 }
 
 /// Applies the grouping key to every metric as upstream does: grouping labels override body
@@ -214,6 +248,7 @@ mod tests {
         let data = FamilyData::new(&f, 7);
         assert_eq!(data.decode(), f);
         assert_eq!(MetricFamily::decode(data.to_blob().as_slice()).unwrap(), f);
+        assert_eq!(FamilyData::from_blob(&data.to_blob(), 7).unwrap(), data);
         assert_eq!(
             std::str::from_utf8(&data.text).unwrap(),
             "m{a=\"x\",instance=\"\",job=\"j\"} 2.5\n"

@@ -90,7 +90,10 @@ impl Application {
                 .app_data(state.clone())
                 .default_service(web::to(dispatch))
         })
-        .shutdown_timeout(30);
+        .shutdown_timeout(30)
+        // Blocking work (pushes, renders) is serialised by the writer lock or short; a small
+        // pool keeps threads, and glibc's per-thread malloc arenas, few.
+        .worker_max_blocking_threads(8);
         for (listener, addr) in listeners.into_iter().zip(&addrs) {
             server = server
                 .listen(listener)

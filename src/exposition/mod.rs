@@ -17,7 +17,7 @@ use prost::Message;
 use crate::cache::{Cache, NameEntry};
 use crate::group::FamilyData;
 use crate::names::Escaping;
-use crate::proto::{LabelPair, Metric, MetricFamily, MetricType};
+use crate::proto::{LabelPair, MetricFamily, MetricType};
 use crate::self_metrics;
 
 /// The wire formats `/metrics` can write.
@@ -43,15 +43,6 @@ struct Merged<'a> {
 impl Merged<'_> {
     fn is_empty(&self) -> bool {
         self.own.is_none_or(|f| f.metric.is_empty()) && self.pushed.iter().all(|f| f.series() == 0)
-    }
-
-    /// Every metric, own first, decoded from the stored messages.
-    fn metrics(&self) -> Vec<Metric> {
-        let mut out: Vec<Metric> = self.own.map(|f| f.metric.clone()).unwrap_or_default();
-        for family in &self.pushed {
-            out.extend(family.decode().metric);
-        }
-        out
     }
 }
 
@@ -109,12 +100,7 @@ pub fn render(cache: &Cache, own: &[MetricFamily], encoding: Encoding, esc: Esca
         match encoding {
             Encoding::Text => write_text(&mut out, &family, esc),
             Encoding::Protobuf => write_protobuf(&mut out, &family, esc),
-            Encoding::OpenMetrics => {
-                openmetrics::write_header(&mut out, family.name, family.help, family.mtype, esc);
-                for m in family.metrics() {
-                    openmetrics::write_metric(&mut out, family.name, family.mtype, &m, esc);
-                }
-            }
+            Encoding::OpenMetrics => write_openmetrics(&mut out, &family, esc),
         }
     }
     if encoding == Encoding::OpenMetrics {
@@ -138,6 +124,48 @@ fn write_text(out: &mut Vec<u8>, family: &Merged<'_>, esc: Escaping) {
                 text::write_metric(out, family.name, family.mtype, &m, esc);
             }
         }
+    }
+}
+
+/// OpenMetrics. Counter, gauge and unknown samples are the text format's lines with
+/// integral values written as floats (`1` becomes `1.0`), so they are derived from the
+/// prepared text; other families are rendered from the stored messages.
+fn write_openmetrics(out: &mut Vec<u8>, family: &Merged<'_>, esc: Escaping) {
+    openmetrics::write_header(out, family.name, family.help, family.mtype, esc);
+    if let Some(own) = family.own {
+        for m in &own.metric {
+            openmetrics::write_metric(out, family.name, family.mtype, m, esc);
+        }
+    }
+    let simple = matches!(
+        family.mtype,
+        MetricType::Counter | MetricType::Gauge | MetricType::Untyped
+    );
+    for pushed in &family.pushed {
+        if simple && pushed.legacy_names && !pushed.has_exemplars {
+            text_lines_as_openmetrics(out, &pushed.text);
+        } else {
+            for m in &pushed.decode().metric {
+                openmetrics::write_metric(out, family.name, family.mtype, m, esc);
+            }
+        }
+    }
+}
+
+/// Copies text-format sample lines (no timestamps), appending `.0` to values written
+/// without a fraction or exponent, as OpenMetrics floats are.
+fn text_lines_as_openmetrics(out: &mut Vec<u8>, text: &[u8]) {
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        out.extend_from_slice(body);
+        let value = body.rsplit(|&b| b == b' ').next().unwrap_or_default();
+        if !value
+            .iter()
+            .any(|&b| matches!(b, b'.' | b'e' | b'N' | b'I'))
+        {
+            out.extend_from_slice(b".0");
+        }
+        out.push(b'\n');
     }
 }
 
@@ -174,5 +202,70 @@ fn escape_labels(labels: &mut [LabelPair], esc: Escaping) {
     for l in labels {
         let escaped = escape::exposed_name(l.name(), esc).into_owned();
         l.name = Some(escaped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::{sanitize, FamilyData};
+    use crate::grouping_key::GroupingKey;
+    use crate::proto::{Counter, Gauge, Metric};
+
+    /// The shortcut from text lines must give exactly what the OpenMetrics writer gives.
+    #[test]
+    fn openmetrics_from_text_lines_matches_the_writer() {
+        let key = GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap();
+        for (mtype, values) in [
+            (
+                MetricType::Gauge,
+                vec![
+                    1.0,
+                    -0.0,
+                    2.5,
+                    1e21,
+                    1234567.0,
+                    f64::NAN,
+                    f64::INFINITY,
+                    -3.0,
+                ],
+            ),
+            (MetricType::Counter, vec![0.0, 17.0, 0.25]),
+        ] {
+            let metrics = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Metric {
+                    label: vec![
+                        LabelPair::new("i", i.to_string()),
+                        LabelPair::new("s", "a b\\\"c"),
+                    ],
+                    gauge: (mtype == MetricType::Gauge).then_some(Gauge { value: Some(*v) }),
+                    counter: (mtype == MetricType::Counter).then(|| Counter {
+                        value: Some(*v),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .collect();
+            let mut family = MetricFamily {
+                name: Some("x_total".into()),
+                r#type: Some(mtype as i32),
+                metric: metrics,
+                ..Default::default()
+            };
+            sanitize(&mut family, &key);
+            let data = FamilyData::new(&family, 1);
+            let mut fast = Vec::new();
+            text_lines_as_openmetrics(&mut fast, &data.text);
+            let mut slow = Vec::new();
+            for m in &family.metric {
+                openmetrics::write_metric(&mut slow, "x_total", mtype, m, Escaping::AllowUtf8);
+            }
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(slow).unwrap()
+            );
+        }
     }
 }

@@ -191,11 +191,11 @@ fn push_float(out: &mut Vec<u8>, v: f64) {
     if v == 0.0 {
         out.extend_from_slice(b"0.0");
     } else if v.is_nan() || v.is_infinite() {
-        out.extend_from_slice(gofmt::format_float(v).as_bytes());
+        gofmt::append_float(out, v);
     } else {
-        let s = gofmt::format_float(v);
-        out.extend_from_slice(s.as_bytes());
-        if !s.contains(['.', 'e']) {
+        let start = out.len();
+        gofmt::append_float(out, v);
+        if !out[start..].iter().any(|&b| b == b'.' || b == b'e') {
             out.extend_from_slice(b".0");
         }
     }

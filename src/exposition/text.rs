@@ -150,7 +150,7 @@ pub(crate) fn push_float(out: &mut Vec<u8>, v: f64) {
     if v == 0.0 {
         out.push(b'0');
     } else {
-        out.extend_from_slice(gofmt::format_float(v).as_bytes());
+        gofmt::append_float(out, v);
     }
 }
 

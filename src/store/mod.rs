@@ -7,14 +7,12 @@
 mod migrate;
 mod pool;
 
-use prost::Message;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 pub use migrate::{MigrateError, SCHEMA_VERSION};
 pub use pool::{open, Pool, PooledConnection};
 
 use crate::grouping_key::GroupingKey;
-use crate::proto::MetricFamily;
 
 /// Anything that went wrong talking to the database.
 #[derive(Debug)]
@@ -53,7 +51,7 @@ impl From<r2d2::Error> for StoreError {
     }
 }
 
-/// A group as stored, with its families decoded.
+/// A group row as stored.
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
     pub id: i64,
@@ -61,18 +59,18 @@ pub struct StoredGroup {
     pub last_push_ns: i64,
     pub last_failure_ns: i64,
     pub created_ns: i64,
-    pub families: Vec<StoredFamily>,
 }
 
-/// One family row, decoded.
+/// One family row: its group, when it was pushed, and the encoded `MetricFamily`.
 #[derive(Debug, Clone)]
 pub struct StoredFamily {
+    pub group_id: i64,
     pub pushed_ns: i64,
-    pub family: MetricFamily,
+    pub blob: Vec<u8>,
 }
 
-/// Reads every group with its families, for warming the cache at start-up.
-pub fn load_all(conn: &Connection) -> Result<Vec<StoredGroup>, StoreError> {
+/// Reads every group row, for warming the cache at start-up.
+pub fn load_groups(conn: &Connection) -> Result<Vec<StoredGroup>, StoreError> {
     let mut groups = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT id, labels, last_push_ns, last_failure_ns, created_ns FROM metric_groups ORDER BY id",
@@ -91,32 +89,22 @@ pub fn load_all(conn: &Connection) -> Result<Vec<StoredGroup>, StoreError> {
             last_push_ns: row.get(2)?,
             last_failure_ns: row.get(3)?,
             created_ns: row.get(4)?,
-            families: Vec::new(),
-        });
-    }
-    let index: std::collections::HashMap<i64, usize> =
-        groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
-    let mut stmt = conn.prepare("SELECT group_id, name, pushed_ns, family FROM metric_families")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let group_id: i64 = row.get(0)?;
-        let blob = row
-            .get_ref(3)?
-            .as_blob()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let family = MetricFamily::decode(blob).map_err(|e| {
-            let name: String = row.get(1).unwrap_or_default();
-            StoreError::Corrupt(format!("family {name:?} of group {group_id}: {e}"))
-        })?;
-        let Some(&i) = index.get(&group_id) else {
-            continue;
-        };
-        groups[i].families.push(StoredFamily {
-            pushed_ns: row.get(2)?,
-            family,
         });
     }
     Ok(groups)
+}
+
+/// Reads every family row, undecoded (decoding is the caller's, so it can run in parallel).
+pub fn load_families(conn: &Connection) -> Result<Vec<StoredFamily>, StoreError> {
+    let mut stmt = conn.prepare("SELECT group_id, pushed_ns, family FROM metric_families")?;
+    let rows = stmt.query_map([], |row| {
+        Ok(StoredFamily {
+            group_id: row.get(0)?,
+            pushed_ns: row.get(1)?,
+            blob: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Inserts a new group row and returns its id.

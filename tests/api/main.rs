@@ -7,3 +7,4 @@ mod metrics;
 mod persistence;
 mod push;
 mod routing;
+mod wire;
