@@ -64,6 +64,16 @@ pub struct Cli {
     #[arg(long = "no-push.enable-utf8-names", action = ArgAction::SetTrue, hide = true)]
     no_enable_utf8_names: bool,
 
+    /// How long pushed history (every push, delete and wipe, and the values pushed) is kept,
+    /// e.g. 12h, 7d, 4w.
+    #[arg(long = "history.retention", default_value = "7d")]
+    pub history_retention: String,
+
+    /// The most pushed sample values kept in the history (oldest pruned first); 0 records no
+    /// values, only the push records.
+    #[arg(long = "history.max-rows", default_value_t = 1_000_000)]
+    pub history_max_rows: u64,
+
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,

@@ -28,6 +28,8 @@ pub struct Config {
     pub names: NameValidation,
     pub log_level: log::LevelFilter,
     pub log_format: LogFormat,
+    /// What pushed history is kept.
+    pub retention: crate::history::Retention,
     /// Every flag's value as upstream shows it in `/api/v1/status` and on the status page.
     pub flags: BTreeMap<String, String>,
 }
@@ -86,6 +88,18 @@ impl TryFrom<Cli> for Config {
                 )))
             }
         };
+        let max_age = crate::history::parse_retention(&cli.history_retention)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "--history.retention: invalid duration {:?} (use e.g. 12h, 7d, 4w)",
+                    cli.history_retention
+                ))
+            })?;
+        let retention = crate::history::Retention {
+            max_age,
+            max_sample_rows: cli.history_max_rows,
+        };
         let external_path = external_url_path(&cli.external_url)?;
         let route_prefix = compute_route_prefix(&cli.route_prefix, &external_path);
         let external_path_prefix = compute_route_prefix("", &external_path);
@@ -98,6 +112,14 @@ impl TryFrom<Cli> for Config {
         let telemetry_path = join_path(&route_prefix, &cli.telemetry_path);
 
         let flags = BTreeMap::from([
+            (
+                "history.max-rows".to_string(),
+                cli.history_max_rows.to_string(),
+            ),
+            (
+                "history.retention".to_string(),
+                cli.history_retention.clone(),
+            ),
             ("log.format".to_string(), cli.log_format.clone()),
             ("log.level".to_string(), cli.log_level.clone()),
             ("persistence.file".to_string(), cli.persistence_file.clone()),
@@ -147,6 +169,7 @@ impl TryFrom<Cli> for Config {
             },
             log_level,
             log_format,
+            retention,
             flags,
         })
     }

@@ -21,7 +21,9 @@ use crate::cache::{Cache, Group};
 use crate::consistency::{check_family, check_push, join_errors};
 use crate::group::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
+use crate::history::{self, Request, Retention, Sample};
 use crate::proto::MetricFamily;
+use crate::store::history::{insert_record, PushRecord};
 use crate::store::{self, Pool, PooledConnection, StoreError, StoredGroup};
 
 /// PUT replaces the whole group; POST replaces only the families it pushes.
@@ -52,8 +54,21 @@ impl From<rusqlite::Error> for PushError {
     }
 }
 
+/// How the gateway records and answers changes.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// What pushed history is kept.
+    pub retention: Retention,
+    /// The status an accepted push is answered with (202 with the consistency check disabled).
+    pub push_status: u16,
+}
+
+/// The prefix of the answer to a push refused by the consistency check.
+pub const INCONSISTENT: &str = "pushed metrics are invalid or inconsistent with existing metrics: ";
+
 /// The store, its cache, and the lock that orders writes.
 pub struct Gateway {
+    options: Options,
     pool: Pool,
     /// The one connection that writes. Held across check, COMMIT and cache update so the
     /// cache changes in commit order. A std mutex: it is only taken on blocking threads.
@@ -70,11 +85,12 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// Opens the database (`None`: in memory), migrates it and loads every group into the cache.
-    pub fn open(path: Option<&Path>) -> Result<Gateway, StoreError> {
+    pub fn open(path: Option<&Path>, options: Options) -> Result<Gateway, StoreError> {
         let pool = store::open(path)?;
         let writer = pool.get()?;
         let cache = warm_cache(&writer)?;
         Ok(Gateway {
+            options,
             pool,
             writer: Mutex::new(writer),
             cache: RwLock::new(cache),
@@ -95,15 +111,42 @@ impl Gateway {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies a push of `families` to the group `key` at time `now_ns`.
+    /// How history is kept.
+    pub fn retention(&self) -> Retention {
+        self.options.retention
+    }
+
+    /// Applies a push of `families` to the group `key` at time `now_ns`, and records it in
+    /// the history in the same transaction.
     pub fn push(
         &self,
         key: &GroupingKey,
         method: PushMethod,
         families: Vec<MetricFamily>,
         now_ns: i64,
+        request: &Request,
     ) -> Result<(), PushError> {
-        let (prepared, mut errors) = prepare(key, families, now_ns);
+        let family_count = families.len();
+        let series_count: usize = families.iter().map(|f| f.metric.len()).sum();
+        let Prepared {
+            families: prepared,
+            mut errors,
+            samples,
+        } = prepare(
+            key,
+            families,
+            now_ns,
+            self.options.retention.records_values(),
+        );
+        let mut record = PushRecord {
+            time_ns: now_ns,
+            request,
+            key: Some(key),
+            status: self.options.push_status,
+            error: None,
+            families: Some(family_count),
+            series: Some(series_count),
+        };
         let key_bytes: Arc<[u8]> = key.upstream_key().into();
 
         let mut conn = self.lock_writer();
@@ -131,7 +174,10 @@ impl Gateway {
         }
         if !errors.is_empty() {
             let message = join_errors(&errors);
-            self.record_failure(&mut conn, key, key_bytes, existing, now_ns)?;
+            let answer = format!("{INCONSISTENT}{message}");
+            record.status = 400;
+            record.error = Some(&answer);
+            self.record_failure(&mut conn, key, key_bytes, existing, &record)?;
             return Err(PushError::Rejected(message));
         }
 
@@ -146,6 +192,7 @@ impl Gateway {
             }
             None => (store::insert_group(&tx, key, now_ns, 0, now_ns)?, now_ns, 0),
         };
+        insert_record(&tx, &record, &samples)?;
         for family in &prepared {
             store::upsert_family(
                 &tx,
@@ -184,8 +231,9 @@ impl Gateway {
         key: &GroupingKey,
         key_bytes: Arc<[u8]>,
         existing: Option<Group>,
-        now_ns: i64,
+        record: &PushRecord<'_>,
     ) -> Result<(), PushError> {
+        let now_ns = record.time_ns;
         let mut group = match existing {
             Some(g) => g,
             None => {
@@ -203,6 +251,9 @@ impl Gateway {
                         "not creating group {key} to record its failed push: {}",
                         join_errors(&clash)
                     );
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    insert_record(&tx, record, &[])?;
+                    tx.commit()?;
                     return Ok(());
                 }
                 Group {
@@ -222,6 +273,7 @@ impl Gateway {
         } else {
             store::update_group_times(&tx, group.id, group.last_push_ns, now_ns)?;
         }
+        insert_record(&tx, record, &[])?;
         tx.commit()?;
         group.last_failure_ns = now_ns;
         insert_timestamps(
@@ -238,15 +290,31 @@ impl Gateway {
         Ok(())
     }
 
-    /// Deletes the group with exactly this key; deleting a missing group changes nothing.
-    pub fn delete(&self, key: &GroupingKey) -> Result<(), StoreError> {
+    /// Deletes the group with exactly this key; deleting a missing group changes nothing
+    /// but the history.
+    pub fn delete(
+        &self,
+        key: &GroupingKey,
+        now_ns: i64,
+        request: &Request,
+    ) -> Result<(), StoreError> {
         let key_bytes = key.upstream_key();
         let mut conn = self.lock_writer();
-        let Some(id) = self.cache().group(&key_bytes).map(|g| g.id) else {
-            return Ok(());
-        };
+        let id = self.cache().group(&key_bytes).map(|g| g.id);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        store::delete_group(&tx, id)?;
+        if let Some(id) = id {
+            store::delete_group(&tx, id)?;
+        }
+        let record = PushRecord {
+            time_ns: now_ns,
+            request,
+            key: Some(key),
+            status: 202,
+            error: None,
+            families: None,
+            series: None,
+        };
+        insert_record(&tx, &record, &[])?;
         tx.commit()?;
         self.cache
             .write()
@@ -257,11 +325,47 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// Records a change request refused before it reached the store (a malformed grouping
+    /// key or body), in a transaction of its own.
+    pub fn record_rejected(
+        &self,
+        key: Option<&GroupingKey>,
+        now_ns: i64,
+        request: &Request,
+        status: u16,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock_writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let record = PushRecord {
+            time_ns: now_ns,
+            request,
+            key,
+            status,
+            error: Some(error),
+            families: None,
+            series: None,
+        };
+        insert_record(&tx, &record, &[])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Deletes every group (`PUT /api/v1/admin/wipe`); returns how many there were.
-    pub fn wipe(&self) -> Result<usize, StoreError> {
+    pub fn wipe(&self, now_ns: i64, request: &Request) -> Result<usize, StoreError> {
         let mut conn = self.lock_writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         store::delete_all_groups(&tx)?;
+        let record = PushRecord {
+            time_ns: now_ns,
+            request,
+            key: None,
+            status: 202,
+            error: None,
+            families: None,
+            series: None,
+        };
+        insert_record(&tx, &record, &[])?;
         tx.commit()?;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let count = cache.group_count();
@@ -270,23 +374,33 @@ impl Gateway {
     }
 }
 
-/// Checks and prepares pushed families outside the writer lock. Returns the prepared
-/// families and the errors that reject the push (timestamps first, as upstream).
+/// Pushed families checked and prepared outside the writer lock.
+struct Prepared {
+    families: Vec<Arc<FamilyData>>,
+    /// What rejects the push (timestamps first, as upstream).
+    errors: Vec<String>,
+    /// The samples to record in the history (none when values are off).
+    samples: Vec<Sample>,
+}
+
 fn prepare(
     key: &GroupingKey,
     families: Vec<MetricFamily>,
     now_ns: i64,
-) -> (Vec<Arc<FamilyData>>, Vec<String>) {
+    with_samples: bool,
+) -> Prepared {
     if families
         .iter()
         .any(|f| f.metric.iter().any(|m| m.timestamp_ms.is_some()))
     {
-        return (
-            Vec::new(),
-            vec!["pushed metrics must not have timestamps".to_string()],
-        );
+        return Prepared {
+            families: Vec::new(),
+            errors: vec!["pushed metrics must not have timestamps".to_string()],
+            samples: Vec::new(),
+        };
     }
     let mut errors = Vec::new();
+    let mut samples = Vec::new();
     let mut prepared = Vec::with_capacity(families.len());
     for mut family in families {
         // The gateway's own timestamps always win over pushed families of the same name.
@@ -295,9 +409,16 @@ fn prepare(
         }
         sanitize(&mut family, key);
         errors.extend(check_family(&family));
+        if with_samples {
+            samples.extend(history::samples(&family));
+        }
         prepared.push(Arc::new(FamilyData::new(&family, now_ns)));
     }
-    (prepared, errors)
+    Prepared {
+        families: prepared,
+        errors,
+        samples,
+    }
 }
 
 /// Sets a group's `push_time_seconds` and `push_failure_time_seconds` families. Each family's

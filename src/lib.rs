@@ -36,6 +36,7 @@ pub mod gateway;
 pub mod gofmt;
 pub mod group;
 pub mod grouping_key;
+pub mod history;
 pub mod logging;
 pub mod names;
 pub mod parse;

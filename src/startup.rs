@@ -7,7 +7,8 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Config;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Options};
+use crate::history::Pruner;
 use crate::routes::{dispatch, AppState};
 use crate::store::StoreError;
 
@@ -39,6 +40,7 @@ pub struct Application {
     server: Server,
     addrs: Vec<SocketAddr>,
     gateway: Arc<Gateway>,
+    pruner: Pruner,
 }
 
 impl std::fmt::Debug for Application {
@@ -54,8 +56,17 @@ impl Application {
     /// the port only answers once `/metrics` is complete. Port 0 picks a free port.
     pub fn build(config: Config) -> Result<Application, StartupError> {
         let started = std::time::Instant::now();
-        let gateway =
-            Arc::new(Gateway::open(config.database.as_deref()).map_err(StartupError::Store)?);
+        let options = Options {
+            retention: config.retention,
+            push_status: if config.disable_consistency_check {
+                202
+            } else {
+                200
+            },
+        };
+        let gateway = Arc::new(
+            Gateway::open(config.database.as_deref(), options).map_err(StartupError::Store)?,
+        );
         {
             let cache = gateway.cache();
             log::info!(
@@ -103,6 +114,7 @@ impl Application {
                 })?;
         }
         let server = server.run();
+        let pruner = Pruner::start(gateway.clone());
         let _ = handle.set(server.handle());
         for addr in &addrs {
             log::info!("listening on {addr}");
@@ -111,6 +123,7 @@ impl Application {
             server,
             addrs,
             gateway,
+            pruner,
         })
     }
 
@@ -123,6 +136,7 @@ impl Application {
     /// database closes when the last handle to it is dropped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.pruner.stop();
         drop(self.gateway);
         log::info!("stopped");
         result

@@ -38,9 +38,12 @@ pub fn quit_get() -> HttpResponse {
 
 /// PUT `/api/v1/admin/wipe`: deletes every group. Upstream answers 202 before the deletes
 /// are applied; here they are committed first, so a following scrape is already empty.
-pub async fn wipe(state: &web::Data<AppState>) -> HttpResponse {
+pub async fn wipe(req: &actix_web::HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
     let gateway = state.gateway.clone();
-    match web::block(move || gateway.wipe()).await {
+    let mut request = super::push::history_request(req, 0);
+    request.method = "WIPE".to_string();
+    let now = super::push::now_ns();
+    match web::block(move || gateway.wipe(now, &request)).await {
         Ok(Ok(count)) => {
             log::info!("wiped {count} groups via the admin API");
             HttpResponse::Accepted().finish()

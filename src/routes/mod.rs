@@ -135,11 +135,25 @@ pub async fn dispatch(
             "URL path is not valid UTF-8 after percent-decoding\n",
         );
     };
-    let body = match read_body(&req, payload).await {
+    let body = match read_body(payload).await {
         Ok(body) => body,
         Err(response) => return response,
     };
-    match state.router.resolve(req.method().as_str(), &path) {
+    let resolution = state.router.resolve(req.method().as_str(), &path);
+    // Upstream undoes the Content-Encoding of every request before routing. Group routes do it
+    // themselves so that a push whose body cannot be decoded is recorded in the history.
+    if !matches!(
+        resolution,
+        Resolution::Matched {
+            value: Route::Group { .. },
+            ..
+        }
+    ) {
+        if let Err(e) = decode_request_body(&req, &body) {
+            return plain_text(StatusCode::BAD_REQUEST, format!("{e}\n"));
+        }
+    }
+    match resolution {
         Resolution::Matched { value, params } => match value {
             Route::Healthy | Route::Ready => health::ok(),
             Route::Metrics => metrics::metrics(&req, &state).await,
@@ -149,7 +163,7 @@ pub async fn dispatch(
                 push::group(&req, &state, job, base64_job, labels, body).await
             }
             Route::Quit => lifecycle::quit(&state),
-            Route::Wipe => lifecycle::wipe(&state).await,
+            Route::Wipe => lifecycle::wipe(&req, &state).await,
             Route::QuitGet => lifecycle::quit_get(),
         },
         Resolution::Redirect { status, location } => redirect(&req, status, location),
@@ -165,23 +179,29 @@ pub async fn dispatch(
     }
 }
 
-/// Reads the whole body and undoes its Content-Encoding, for every request as upstream does
-/// (so a GET with `Content-Encoding: gzip` and no body is a 400, like upstream's).
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
-    let mut raw = web::BytesMut::new();
+/// Reads the whole request body as received.
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
+    let mut raw = Vec::new();
     while let Some(chunk) = payload.next().await {
         match chunk {
             Ok(bytes) => raw.extend_from_slice(&bytes),
             Err(e) => return Err(plain_text(StatusCode::BAD_REQUEST, format!("{e}\n"))),
         }
     }
+    Ok(raw)
+}
+
+/// Undoes the request's Content-Encoding (gzip, snappy) as upstream does for every request,
+/// so a GET with `Content-Encoding: gzip` and no body is a 400, like upstream's.
+pub fn decode_request_body<'a>(
+    req: &HttpRequest,
+    raw: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, crate::parse::encoding::BodyDecodeError> {
     let encoding = req
         .headers()
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
-    decode_body(encoding, &raw, None)
-        .map(|b| b.into_owned())
-        .map_err(|e| plain_text(StatusCode::BAD_REQUEST, format!("{e}\n")))
+    decode_body(encoding, raw, None)
 }
 
 /// httprouter's redirects: 301 with a small HTML body for GET, 307 without one otherwise.

@@ -5,10 +5,16 @@
 use rusqlite::Connection;
 
 /// Every migration, in order; the schema version after applying the Nth is N.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_metric_groups",
-    include_str!("../../migrations/0001_metric_groups.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_metric_groups",
+        include_str!("../../migrations/0001_metric_groups.sql"),
+    ),
+    (
+        "0002_push_history",
+        include_str!("../../migrations/0002_push_history.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

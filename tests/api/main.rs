@@ -3,6 +3,7 @@
 mod cli;
 mod consistency;
 mod helpers;
+mod history;
 mod metrics;
 mod persistence;
 mod push;

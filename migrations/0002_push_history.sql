@@ -1,0 +1,69 @@
+-- Pushed history: one row per change request (PUT, POST, DELETE, wipe), accepted or rejected,
+-- written in the same transaction as the change it records. The original keeps none of this.
+
+CREATE TABLE push_history (
+    id             INTEGER PRIMARY KEY,
+    -- Unix time in nanoseconds when the request was handled; `time` is the same, readable (UTC).
+    time_ns        INTEGER NOT NULL,
+    time           TEXT    NOT NULL,
+    -- PUT, POST, DELETE or WIPE.
+    method         TEXT    NOT NULL,
+    -- The request path as sent (still percent-encoded).
+    path           TEXT    NOT NULL,
+    -- The group, when the path named a valid one: {instance="a",job="b"}, its labels as JSON, its job.
+    grouping_key   TEXT,
+    labels         TEXT,
+    job            TEXT,
+    -- HTTP status answered, and 'accepted' or 'rejected'.
+    status         INTEGER NOT NULL,
+    outcome        TEXT    NOT NULL CHECK (outcome IN ('accepted', 'rejected')),
+    -- Why it was rejected (the body of the 4xx answer), NULL when accepted.
+    error          TEXT,
+    -- Size of the request body as received (before Content-Encoding was undone).
+    body_bytes     INTEGER NOT NULL DEFAULT 0,
+    -- Metric families and series in the body, when it parsed.
+    families       INTEGER,
+    series         INTEGER,
+    -- Who pushed: the client's address and, with basic auth, the user.
+    client_address TEXT,
+    user           TEXT
+);
+
+-- "Which pushes failed in the last hour", "recent pushes of this group".
+CREATE INDEX push_history_time ON push_history (time_ns);
+CREATE INDEX push_history_group ON push_history (grouping_key, time_ns);
+
+-- The samples of accepted pushes, so a metric's value over time can be queried per group.
+CREATE TABLE pushed_samples (
+    push_id INTEGER NOT NULL REFERENCES push_history (id) ON DELETE CASCADE,
+    -- The sample's name as exposed (histograms give _bucket, _sum and _count samples).
+    metric  TEXT    NOT NULL,
+    -- All of the sample's labels as JSON, grouping labels included.
+    labels  TEXT    NOT NULL,
+    value   REAL
+);
+
+CREATE INDEX pushed_samples_push ON pushed_samples (push_id, metric);
+
+-- Rejected pushes (and deletes), with the reason and who sent them.
+CREATE VIEW failed_pushes AS
+SELECT id, time, time_ns, method, grouping_key, job, status, error, client_address, user
+FROM push_history
+WHERE outcome = 'rejected';
+
+-- One row per sample value pushed, with when and by which group.
+CREATE VIEW sample_history AS
+SELECT h.time, h.time_ns, h.grouping_key, h.job, s.metric, s.labels, s.value, h.id AS push_id
+FROM pushed_samples s
+JOIN push_history h ON h.id = s.push_id;
+
+-- Each group's last successful and last failed push, from the current state.
+CREATE VIEW group_status AS
+SELECT job,
+       grouping_key,
+       CASE WHEN last_push_ns > 0
+            THEN strftime('%Y-%m-%dT%H:%M:%fZ', last_push_ns / 1e9, 'unixepoch') END AS last_success,
+       CASE WHEN last_failure_ns > 0
+            THEN strftime('%Y-%m-%dT%H:%M:%fZ', last_failure_ns / 1e9, 'unixepoch') END AS last_failure,
+       last_failure_ns <= last_push_ns AS last_push_successful
+FROM metric_groups;

@@ -1,0 +1,313 @@
+//! Pushed history: what every change request was, who sent it and how it ended, plus the sample
+//! values of accepted pushes, kept in the same database so operators can answer questions with
+//! plain SQL (`docs/sql.md`). Records are written in the transaction of the change they record;
+//! pruning runs in the background.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::gateway::Gateway;
+use crate::store::history::prune;
+
+use crate::gofmt::format_float;
+use crate::proto::{Metric, MetricFamily, MetricType};
+
+/// How much history is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Records and values older than this are pruned.
+    pub max_age: Duration,
+    /// At most this many sample values are kept (oldest pruned first); 0 records none.
+    pub max_sample_rows: u64,
+}
+
+impl Retention {
+    /// Whether sample values are recorded at all.
+    pub fn records_values(&self) -> bool {
+        self.max_sample_rows > 0
+    }
+}
+
+/// What the HTTP layer knows about a change request.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `PUT`, `POST`, `DELETE` or `WIPE`.
+    pub method: String,
+    /// The request path as sent.
+    pub path: String,
+    pub client_address: Option<String>,
+    /// The authenticated user, with basic auth.
+    pub user: Option<String>,
+    /// Body size as received.
+    pub body_bytes: usize,
+}
+
+/// The user a request authenticated as, put into the request's extensions by the auth layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedUser(pub String);
+
+/// One sample of a pushed family, as the text exposition would show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub metric: String,
+    /// The sample's labels as a JSON object.
+    pub labels: String,
+    pub value: f64,
+}
+
+/// The samples of a sanitised family: one per value line of its text exposition.
+pub fn samples(family: &MetricFamily) -> Vec<Sample> {
+    let name = family.name();
+    let mut out = Vec::new();
+    for m in &family.metric {
+        let mut push = |suffix: &str, extra: Option<(&str, f64)>, value: f64| {
+            out.push(Sample {
+                metric: format!("{name}{suffix}"),
+                labels: labels_json(m, extra),
+                value,
+            });
+        };
+        match family.r#type() {
+            MetricType::Counter => push(
+                "",
+                None,
+                m.counter.as_ref().and_then(|c| c.value).unwrap_or(0.0),
+            ),
+            MetricType::Gauge => push(
+                "",
+                None,
+                m.gauge.as_ref().and_then(|g| g.value).unwrap_or(0.0),
+            ),
+            MetricType::Untyped => push(
+                "",
+                None,
+                m.untyped.as_ref().and_then(|u| u.value).unwrap_or(0.0),
+            ),
+            MetricType::Summary => {
+                if let Some(s) = &m.summary {
+                    for q in &s.quantile {
+                        push(
+                            "",
+                            Some(("quantile", q.quantile.unwrap_or(0.0))),
+                            q.value.unwrap_or(0.0),
+                        );
+                    }
+                    push("_sum", None, s.sample_sum.unwrap_or(0.0));
+                    push("_count", None, s.sample_count.unwrap_or(0) as f64);
+                }
+            }
+            MetricType::Histogram | MetricType::GaugeHistogram => {
+                if let Some(h) = &m.histogram {
+                    for b in &h.bucket {
+                        let count = b
+                            .cumulative_count_float
+                            .filter(|c| *c > 0.0)
+                            .unwrap_or(b.cumulative_count.unwrap_or(0) as f64);
+                        push("_bucket", Some(("le", b.upper_bound.unwrap_or(0.0))), count);
+                    }
+                    push("_sum", None, h.sample_sum.unwrap_or(0.0));
+                    let count = h
+                        .sample_count_float
+                        .filter(|c| *c > 0.0)
+                        .unwrap_or(h.sample_count.unwrap_or(0) as f64);
+                    push("_count", None, count);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn labels_json(m: &Metric, extra: Option<(&str, f64)>) -> String {
+    let mut map = serde_json::Map::new();
+    for l in &m.label {
+        map.insert(
+            l.name().to_string(),
+            serde_json::Value::String(l.value().to_string()),
+        );
+    }
+    if let Some((name, v)) = extra {
+        map.insert(name.to_string(), serde_json::Value::String(format_float(v)));
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+/// How often the history is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The background thread that prunes the history, so pushes never pay for it.
+#[derive(Debug)]
+pub struct Pruner {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pruner {
+    /// Starts pruning now and then every minute, on a pooled connection of its own.
+    pub fn start(gateway: Arc<Gateway>) -> Pruner {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("history-pruner".into())
+            .spawn(move || {
+                let mut next = Instant::now();
+                while !flag.load(Ordering::Relaxed) {
+                    if Instant::now() >= next {
+                        prune_once(&gateway);
+                        next = Instant::now() + PRUNE_EVERY;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            })
+            .ok();
+        Pruner { stop, thread }
+    }
+
+    /// Stops the thread and waits for a pass in progress to finish.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One pruning pass; failures are logged and retried on the next pass.
+pub fn prune_once(gateway: &Gateway) {
+    let retention = gateway.retention();
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    let cutoff = now_ns.saturating_sub(retention.max_age.as_nanos().min(i64::MAX as u128) as i64);
+    let result = gateway
+        .pool()
+        .get()
+        .map_err(|e| e.to_string())
+        .and_then(|mut conn| {
+            prune(&mut conn, cutoff, retention.max_sample_rows).map_err(|e| e.to_string())
+        });
+    match result {
+        Ok(p) if p.records > 0 || p.samples > 0 => log::debug!(
+            "pruned {} history records and {} sample values",
+            p.records,
+            p.samples
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("pruning the pushed history: {e}"),
+    }
+}
+
+/// Parses a retention like Prometheus durations: `90s`, `30m`, `12h`, `7d`, `2w`, `1y`, or a
+/// combination (`1d12h`).
+pub fn parse_retention(s: &str) -> Option<Duration> {
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total = 0u64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ms" => {
+                total = total.checked_add(n / 1000)?;
+                rest = &rest[unit_len..];
+                continue;
+            }
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            "y" => 31_536_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(seconds)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Bucket, Histogram, LabelPair, Quantile, Summary};
+
+    #[test]
+    fn histogram_samples_follow_the_text_exposition() {
+        let family = MetricFamily {
+            name: Some("h".into()),
+            r#type: Some(MetricType::Histogram as i32),
+            metric: vec![Metric {
+                label: vec![LabelPair::new("job", "j")],
+                histogram: Some(Histogram {
+                    sample_count: Some(3),
+                    sample_sum: Some(4.5),
+                    bucket: vec![Bucket {
+                        cumulative_count: Some(2),
+                        upper_bound: Some(1.0),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let s = samples(&family);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].metric, "h_bucket");
+        assert_eq!(s[0].labels, r#"{"job":"j","le":"1"}"#);
+        assert_eq!((s[1].metric.as_str(), s[1].value), ("h_sum", 4.5));
+        assert_eq!((s[2].metric.as_str(), s[2].value), ("h_count", 3.0));
+    }
+
+    #[test]
+    fn summary_samples_carry_the_quantile_label() {
+        let family = MetricFamily {
+            name: Some("s".into()),
+            r#type: Some(MetricType::Summary as i32),
+            metric: vec![Metric {
+                summary: Some(Summary {
+                    sample_count: Some(2),
+                    sample_sum: Some(1.0),
+                    quantile: vec![Quantile {
+                        quantile: Some(0.5),
+                        value: Some(0.25),
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let s = samples(&family);
+        assert_eq!(s[0].labels, r#"{"quantile":"0.5"}"#);
+        assert_eq!(
+            s.iter().map(|s| s.metric.as_str()).collect::<Vec<_>>(),
+            ["s", "s_sum", "s_count"]
+        );
+    }
+
+    #[test]
+    fn retentions_take_prometheus_units() {
+        assert_eq!(parse_retention("7d"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_retention("1d12h"), Some(Duration::from_secs(129_600)));
+        assert_eq!(parse_retention("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retention("0"), Some(Duration::ZERO));
+        assert_eq!(parse_retention("7 days"), None);
+        assert_eq!(parse_retention(""), None);
+    }
+}

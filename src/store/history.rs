@@ -1,0 +1,121 @@
+//! SQL of the pushed history (`push_history`, `pushed_samples`; see migrations/0002).
+
+use rusqlite::{params, Connection, Transaction};
+
+use crate::grouping_key::GroupingKey;
+use crate::history::{Request, Sample};
+
+/// One history row to write.
+#[derive(Debug, Clone, Copy)]
+pub struct PushRecord<'a> {
+    pub time_ns: i64,
+    pub request: &'a Request,
+    pub key: Option<&'a GroupingKey>,
+    pub status: u16,
+    pub error: Option<&'a str>,
+    pub families: Option<usize>,
+    pub series: Option<usize>,
+}
+
+/// Writes a push record and, for accepted pushes, its samples; returns the record's id.
+pub fn insert_record(
+    tx: &Transaction<'_>,
+    record: &PushRecord<'_>,
+    samples: &[Sample],
+) -> rusqlite::Result<i64> {
+    let outcome = if record.status < 400 {
+        "accepted"
+    } else {
+        "rejected"
+    };
+    tx.prepare_cached(
+        "INSERT INTO push_history (time_ns, time, method, path, grouping_key, labels, job, status,
+                                   outcome, error, body_bytes, families, series, client_address, user)
+         VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1e9, 'unixepoch'), ?2, ?3, ?4, ?5, ?6, ?7,
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        record.time_ns,
+        record.request.method,
+        record.request.path,
+        record.key.map(GroupingKey::canonical),
+        record.key.map(GroupingKey::to_json),
+        record.key.map(|k| k.job().to_string()),
+        record.status,
+        outcome,
+        record.error,
+        record.request.body_bytes as i64,
+        record.families.map(|n| n as i64),
+        record.series.map(|n| n as i64),
+        record.request.client_address,
+        record.request.user,
+    ])?;
+    let id = tx.last_insert_rowid();
+    if !samples.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO pushed_samples (push_id, metric, labels, value) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for s in samples {
+            stmt.execute(params![id, s.metric, s.labels, s.value])?;
+        }
+    }
+    Ok(id)
+}
+
+/// Rows removed by one pruning pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub records: usize,
+    pub samples: usize,
+}
+
+/// Rows deleted per statement, so a pruning pass never holds the write lock for long.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes records (and their samples) older than `cutoff_ns`, then the oldest samples beyond
+/// `max_samples`. Runs in short transactions so that pushes are not held up.
+pub fn prune(conn: &mut Connection, cutoff_ns: i64, max_samples: u64) -> rusqlite::Result<Pruned> {
+    let mut pruned = Pruned::default();
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let ids = "SELECT id FROM push_history WHERE time_ns < ?1 ORDER BY id LIMIT ?2";
+        let samples = tx.execute(
+            &format!("DELETE FROM pushed_samples WHERE push_id IN ({ids})"),
+            params![cutoff_ns, PRUNE_BATCH],
+        )?;
+        let records = tx.execute(
+            &format!("DELETE FROM push_history WHERE id IN ({ids})"),
+            params![cutoff_ns, PRUNE_BATCH],
+        )?;
+        tx.commit()?;
+        pruned.records += records;
+        pruned.samples += samples;
+        if records < PRUNE_BATCH as usize {
+            break;
+        }
+    }
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let total: i64 = tx.query_row("SELECT count(*) FROM pushed_samples", [], |r| r.get(0))?;
+        let excess = total - max_samples.min(i64::MAX as u64) as i64;
+        if excess <= 0 {
+            break;
+        }
+        let deleted = tx.execute(
+            "DELETE FROM pushed_samples WHERE rowid IN
+               (SELECT rowid FROM pushed_samples ORDER BY rowid LIMIT ?1)",
+            params![excess.min(PRUNE_BATCH)],
+        )?;
+        tx.commit()?;
+        pruned.samples += deleted;
+    }
+    Ok(pruned)
+}
+
+/// Number of rows in the history tables: (records, samples).
+pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    Ok((
+        conn.query_row("SELECT count(*) FROM push_history", [], |r| r.get(0))?,
+        conn.query_row("SELECT count(*) FROM pushed_samples", [], |r| r.get(0))?,
+    ))
+}

@@ -1,0 +1,213 @@
+//! Pushed history: every documented query of docs/sql.md runs against a database the real
+//! server wrote and returns the expected rows; retention pruning removes exactly what it should.
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::helpers::spawn_app;
+
+/// The ```sql blocks of docs/sql.md, in order.
+fn documented_queries() -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sql.md")).unwrap();
+    doc.split("```sql\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+fn rows(conn: &Connection, sql: &str) -> Vec<Vec<String>> {
+    let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
+    let columns = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..columns)
+            .map(|i| {
+                Ok(match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                    rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    rusqlite::types::ValueRef::Blob(_) => "<blob>".to_string(),
+                })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn every_documented_query_answers_its_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let app = spawn_app(&[&format!("--persistence.file={}", db.display())]).await;
+    for v in [100, 200, 300] {
+        let body = format!("# TYPE backup_bytes gauge\nbackup_bytes{{target=\"s3\"}} {v}\n");
+        assert_eq!(
+            app.put("/metrics/job/backup/instance/db1", &body)
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        app.put("/metrics/job/cleanup", "files 3\n").await.status,
+        200
+    );
+    // Rejected: a timestamp (reaches the store), a body that does not parse, a bad key.
+    assert_eq!(
+        app.put("/metrics/job/backup/instance/db1", "backup_bytes 1 5\n")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.post("/metrics/job/cleanup", "not valid\n").await.status,
+        400
+    );
+    assert_eq!(
+        app.put("/metrics/job/cleanup/only-a-name", "x 1\n")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(app.delete("/metrics/job/cleanup").await.status, 202);
+
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let queries = documented_queries();
+    assert_eq!(queries.len(), 5, "docs/sql.md changed: update this test");
+
+    // Which job last pushed successfully: backup after cleanup? cleanup was pushed last.
+    let last = rows(&conn, &queries[0]);
+    assert_eq!(
+        last.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        ["cleanup", "backup"]
+    );
+
+    // Failed in the last hour: three, newest first, each with its reason.
+    let failed = rows(&conn, &queries[1]);
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert_eq!(failed[0][2], "NULL"); // the bad key named no group
+    assert!(
+        failed[0][4].starts_with("odd number of components"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[1][4].starts_with("text format parsing error in line 1"),
+        "{failed:?}"
+    );
+    assert_eq!(failed[2][2], "{instance=\"db1\",job=\"backup\"}");
+    assert!(
+        failed[2][4].ends_with("pushed metrics must not have timestamps"),
+        "{failed:?}"
+    );
+    assert_eq!(failed[2][5], "127.0.0.1");
+
+    // Who pushed the group: four requests from loopback.
+    let who = rows(&conn, &queries[2]);
+    assert_eq!(who.len(), 4);
+    assert!(who.iter().all(|r| r[3] == "127.0.0.1" && r[4] == "NULL"));
+    assert_eq!(who[0][2], "400");
+
+    // The metric's values over the last pushes, newest first.
+    let values = rows(&conn, &queries[3]);
+    let v: Vec<&str> = values.iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(v, ["300", "200", "100"]);
+    assert_eq!(
+        values[0][1],
+        r#"{"instance":"db1","job":"backup","target":"s3"}"#
+    );
+
+    // Groups whose last push failed: the backup group.
+    let failing = rows(&conn, &queries[4]);
+    assert_eq!(failing.len(), 1);
+    assert_eq!(failing[0][0], "backup");
+}
+
+#[actix_web::test]
+async fn a_push_rejected_for_inconsistency_leaves_a_history_row_and_no_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let app = spawn_app(&[&format!("--persistence.file={}", db.display())]).await;
+    app.put("/metrics/job/a", "# TYPE m gauge\nm 1\n").await;
+    let before = app.pushed().await;
+    let r = app
+        .put("/metrics/job/a/instance/x", "# TYPE m counter\nm 2\n")
+        .await;
+    assert_eq!(r.status, 400);
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let rec = rows(
+        &conn,
+        "SELECT status, outcome, error, families, series FROM push_history ORDER BY id DESC LIMIT 1",
+    );
+    assert_eq!(rec[0][0], "400");
+    assert_eq!(rec[0][1], "rejected");
+    assert_eq!(format!("{}\n", rec[0][2]), r.body);
+    assert_eq!((rec[0][3].as_str(), rec[0][4].as_str()), ("1", "1"));
+    let samples = rows(&conn, "SELECT count(*) FROM pushed_samples s JOIN push_history h ON h.id = s.push_id WHERE h.status = 400");
+    assert_eq!(samples[0][0], "0");
+    // The group {job="a"} is unchanged; {job="a",instance="x"} only has its timestamps.
+    let after = app.pushed().await;
+    assert!(after.contains("m{instance=\"\",job=\"a\"} 1\n"));
+    assert!(!after.contains("m{instance=\"x\""));
+    assert!(before
+        .lines()
+        .filter(|l| !l.starts_with("push_"))
+        .all(|l| after.contains(l)));
+}
+
+#[actix_web::test]
+async fn pruning_removes_exactly_the_oldest_values_beyond_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let app = spawn_app(&[
+        &format!("--persistence.file={}", db.display()),
+        "--history.max-rows=5",
+    ])
+    .await;
+    for i in 0..4 {
+        // Two samples per push: 8 in all.
+        app.put("/metrics/job/p", &format!("a {i}\nb {i}\n")).await;
+    }
+    let mut conn = Connection::open(&db).unwrap();
+    let pruned = pushgateway::store::history::prune(&mut conn, 0, 5).unwrap();
+    assert_eq!(pruned.samples, 3);
+    assert_eq!(pruned.records, 0);
+    let left = rows(
+        &conn,
+        "SELECT metric, value FROM sample_history ORDER BY push_id, metric",
+    );
+    // The oldest three values (push 0: a, b; push 1: a) are gone.
+    assert_eq!(
+        left,
+        [["b", "1"], ["a", "2"], ["b", "2"], ["a", "3"], ["b", "3"]]
+            .map(|r| r.map(String::from).to_vec())
+    );
+    // Age: everything older than a cutoff after the pushes goes, records and samples.
+    let now = i64::MAX;
+    let pruned = pushgateway::store::history::prune(&mut conn, now, 5).unwrap();
+    assert_eq!((pruned.records, pruned.samples), (4, 5));
+    assert_eq!(rows(&conn, "SELECT count(*) FROM push_history")[0][0], "0");
+    // The current state is untouched by pruning.
+    assert!(app
+        .pushed()
+        .await
+        .contains("a{instance=\"\",job=\"p\"} 3\n"));
+}
+
+#[actix_web::test]
+async fn max_rows_zero_records_no_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let app = spawn_app(&[
+        &format!("--persistence.file={}", db.display()),
+        "--history.max-rows=0",
+    ])
+    .await;
+    app.put("/metrics/job/p", "a 1\n").await;
+    let conn = Connection::open(&db).unwrap();
+    assert_eq!(rows(&conn, "SELECT count(*) FROM push_history")[0][0], "1");
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM pushed_samples")[0][0],
+        "0"
+    );
+}
