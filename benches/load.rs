@@ -24,9 +24,14 @@ struct Gateway {
 
 impl Gateway {
     fn start(db: &Path) -> Gateway {
+        Gateway::start_with(db, &[])
+    }
+
+    fn start_with(db: &Path, extra: &[&str]) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
             .args(["--web.listen-address=127.0.0.1:0", "--log.level=info"])
             .arg(format!("--persistence.file={}", db.display()))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -253,6 +258,47 @@ async fn bench(groups: usize) {
     gw.kill();
 }
 
+fn db_bytes(dir: &Path) -> u64 {
+    ["bench.db", "bench.db-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+/// Push throughput and p99 with the pushed history on and off, and its database cost.
+async fn history_cost(groups: usize) {
+    println!("\n== pushed history: on vs off ({groups} groups x {SERIES_PER_GROUP} series) ==");
+    for (label, extra) in [
+        ("history on", &[][..]),
+        ("history off", &["--history.max-rows=0"][..]),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("bench.db");
+        let gw = Gateway::start_with(&db, extra);
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client");
+        run_concurrently(&client, gw.addr, groups, groups, 0).await;
+        let before = db_bytes(dir.path());
+        let start = Instant::now();
+        let mut times = run_concurrently(&client, gw.addr, groups, THROUGHPUT_PUSHES, 1).await;
+        let elapsed = start.elapsed();
+        times.sort();
+        let per_push =
+            db_bytes(dir.path()).saturating_sub(before) as f64 / THROUGHPUT_PUSHES as f64;
+        println!(
+            "{label}: {:.0} pushes/s, p50 {:.2} ms, p99 {:.2} ms; database growth {:.0} bytes/push ({:.2} GiB per 1M pushes of {SERIES_PER_GROUP} series)",
+            THROUGHPUT_PUSHES as f64 / elapsed.as_secs_f64(),
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3,
+            per_push,
+            per_push * 1e6 / 1073741824.0,
+        );
+        gw.kill();
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing else is accepted.
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
@@ -262,6 +308,9 @@ fn main() {
     actix_web::rt::System::new().block_on(async {
         for groups in sizes {
             bench(groups).await;
+        }
+        if std::env::var("BENCH_HISTORY").map_or(true, |v| v != "0") {
+            history_cost(1_000).await;
         }
     });
 }

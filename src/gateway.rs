@@ -459,50 +459,44 @@ fn warm_cache(conn: &rusqlite::Connection) -> Result<Cache, StoreError> {
         .into_iter()
         .map(|g| (g.id, group_from_store(g)))
         .collect();
-    let rows = store::load_families(conn)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = rows.len().div_ceil(threads).max(1);
-    let prepared: Vec<Result<Vec<(i64, FamilyData)>, StoreError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = rows
-            .chunks(chunk)
-            .map(|rows| {
-                scope.spawn(move || {
-                    rows.iter()
-                        .map(|row| {
-                            FamilyData::from_blob(&row.blob, row.pushed_ns)
-                                .map(|f| (row.group_id, f))
-                                .map_err(|e| {
-                                    StoreError::Corrupt(format!(
-                                        "a family of group {}: {e}",
-                                        row.group_id
-                                    ))
-                                })
+    store::load_families(conn, 4096, |rows| {
+        let chunk = rows.len().div_ceil(threads).max(1);
+        let prepared: Vec<Result<Vec<(i64, FamilyData)>, StoreError>> =
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = rows
+                    .chunks(chunk)
+                    .map(|rows| scope.spawn(move || rows.iter().map(prepare_stored).collect()))
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| {
+                        w.join().unwrap_or_else(|_| {
+                            Err(StoreError::Corrupt("decoder thread panicked".into()))
                         })
-                        .collect()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(StoreError::Corrupt("decoder thread panicked".into())))
-            })
-            .collect()
-    });
-    drop(rows);
-    for batch in prepared {
-        for (group_id, family) in batch? {
-            if let Some(group) = groups.get_mut(&group_id) {
-                group.families.insert(family.name.clone(), Arc::new(family));
+                    })
+                    .collect()
+            });
+        for batch in prepared {
+            for (group_id, family) in batch? {
+                if let Some(group) = groups.get_mut(&group_id) {
+                    group.families.insert(family.name.clone(), Arc::new(family));
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     let mut cache = Cache::new();
     for (_, group) in groups {
         cache.put_group(group);
     }
     Ok(cache)
+}
+
+fn prepare_stored(row: &store::StoredFamily) -> Result<(i64, FamilyData), StoreError> {
+    FamilyData::from_blob(&row.blob, row.pushed_ns)
+        .map(|f| (row.group_id, f))
+        .map_err(|e| StoreError::Corrupt(format!("a family of group {}: {e}", row.group_id)))
 }
 
 fn group_from_store(stored: StoredGroup) -> Group {

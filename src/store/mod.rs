@@ -102,17 +102,33 @@ pub fn load_groups(conn: &Connection) -> Result<Vec<StoredGroup>, StoreError> {
     Ok(groups)
 }
 
-/// Reads every family row, undecoded (decoding is the caller's, so it can run in parallel).
-pub fn load_families(conn: &Connection) -> Result<Vec<StoredFamily>, StoreError> {
+/// Reads every family row, undecoded, handing them to `each_batch` a batch at a time, so that
+/// the caller can decode in parallel without holding every row in memory at once.
+pub fn load_families(
+    conn: &Connection,
+    batch_size: usize,
+    mut each_batch: impl FnMut(Vec<StoredFamily>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare("SELECT group_id, pushed_ns, family FROM metric_families")?;
-    let rows = stmt.query_map([], |row| {
-        Ok(StoredFamily {
+    let mut rows = stmt.query([])?;
+    let mut batch = Vec::with_capacity(batch_size);
+    while let Some(row) = rows.next()? {
+        batch.push(StoredFamily {
             group_id: row.get(0)?,
             pushed_ns: row.get(1)?,
             blob: row.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        });
+        if batch.len() == batch_size {
+            each_batch(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(batch_size),
+            ))?;
+        }
+    }
+    if !batch.is_empty() {
+        each_batch(batch)?;
+    }
+    Ok(())
 }
 
 /// Inserts a new group row and returns its id.
