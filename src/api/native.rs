@@ -254,7 +254,8 @@ fn bound_fractions() -> &'static [Vec<f64>] {
     /// rounded value, by one unit in the last place).
     const FACTORS: [f64; 9] = [
         2.0,
-        1.414_213_562_373_095,
+        // Go's Exp2(0.5): √2 one unit in the last place low.
+        f64::from_bits(std::f64::consts::SQRT_2.to_bits() - 1),
         1.189_207_115_002_721,
         1.090_507_732_665_257_7,
         1.044_273_782_427_413_8,
@@ -426,7 +427,7 @@ mod tests {
 
     #[test]
     fn bounds_follow_prometheus_for_each_schema_kind() {
-        assert_eq!(bound(1, 1), 1.414213562373095);
+        assert_eq!(format_float(bound(1, 1)), "1.414213562373095");
         assert_eq!(bound(0, 1), 1.0);
         assert_eq!(bound(-1, 1), 0.7071067811865475);
         assert_eq!(bound(3, 0), 8.0);
