@@ -13,6 +13,7 @@
 //! * [`cache`]: the in-memory copy `/metrics` and the checks read, indexed by group and name.
 //! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
 //! * [`self_metrics`]: the gateway's own metrics.
+//! * [`api`]: the JSON API's documents (`/api/v1/status`, `/api/v1/metrics`), byte-exact.
 //!
 //! # Data flow
 //! ```text
@@ -21,11 +22,13 @@
 //!     gateway: prepare (sanitise, check, render) ─► writer lock ─► consistency::check_push
 //!              ─► BEGIN IMMEDIATE … COMMIT ─► cache.put_group ─► unlock ─► 200
 //! GET /metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
+//! GET P/api/v1/… ─► routes::api_v1 (own router, CORS) ─► api::metrics_document(cache) ─► JSON
 //! start-up     ─► store::open (PRAGMAs, migrations) ─► store::load_all ─► cache ─► bind
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
+pub mod api;
 pub mod cache;
 pub mod cli;
 pub mod config;

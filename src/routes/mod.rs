@@ -5,6 +5,7 @@
 //! case-fixing redirects). [`crate::router`] reproduces them, so every request enters through
 //! [`dispatch`] and is handed to one of the handlers below.
 
+mod api_v1;
 mod health;
 mod lifecycle;
 mod metrics;
@@ -36,8 +37,6 @@ pub enum Route {
         base64_job: bool,
     },
     Quit,
-    /// `PUT /api/v1/admin/wipe`, routed only with `--web.enable-admin-api`.
-    Wipe,
     /// `GET /-/quit`, unprefixed whatever the route prefix, as upstream.
     QuitGet,
 }
@@ -48,6 +47,10 @@ pub struct AppState {
     pub config: Config,
     pub self_metrics: SelfMetrics,
     router: Router<Route>,
+    /// The router behind the `P/api/v1/` mount.
+    api_router: Router<api_v1::ApiRoute>,
+    /// When the gateway started (the JSON API's `start_time`).
+    pub start_time: jiff::Timestamp,
     /// Set once the server runs, so `/-/quit` can stop it.
     pub server: Arc<OnceLock<ServerHandle>>,
     /// A quit was requested; a second one is refused.
@@ -72,6 +75,8 @@ impl AppState {
     ) -> Result<AppState, PatternError> {
         Ok(AppState {
             router: route_table(&config)?,
+            api_router: api_v1::route_table(&config)?,
+            start_time: jiff::Timestamp::now(),
             gateway,
             config,
             self_metrics: SelfMetrics::new(),
@@ -102,9 +107,6 @@ fn route_table(config: &Config) -> Result<Router<Route>, PatternError> {
     r.add("PUT", &format!("{p}/-/quit"), Route::Quit)?;
     r.add("POST", &format!("{p}/-/quit"), Route::Quit)?;
     r.add("GET", "/-/quit", Route::QuitGet)?;
-    if config.enable_admin_api {
-        r.add("PUT", &format!("{p}/api/v1/admin/wipe"), Route::Wipe)?;
-    }
     Ok(r)
 }
 
@@ -135,6 +137,9 @@ pub async fn dispatch(
             "URL path is not valid UTF-8 after percent-decoding\n",
         );
     };
+    if let Some(answer) = api_v1::dispatch(&req, &state, raw_path, &path).await {
+        return answer;
+    }
     let body = match read_body(payload).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -155,7 +160,8 @@ pub async fn dispatch(
     }
     match resolution {
         Resolution::Matched { value, params } => match value {
-            Route::Healthy | Route::Ready => health::ok(),
+            Route::Healthy => health::healthy(&state).await,
+            Route::Ready => health::ok(),
             Route::Metrics => metrics::metrics(&req, &state).await,
             Route::Group { base64_job } => {
                 let job = params.get("job").unwrap_or_default();
@@ -163,10 +169,16 @@ pub async fn dispatch(
                 push::group(&req, &state, job, base64_job, labels, body).await
             }
             Route::Quit => lifecycle::quit(&state),
-            Route::Wipe => lifecycle::wipe(&req, &state).await,
             Route::QuitGet => lifecycle::quit_get(),
         },
-        Resolution::Redirect { status, location } => redirect(&req, status, location),
+        other => router_answer(&req, other),
+    }
+}
+
+/// The router's own answers (redirect, 405, automatic OPTIONS, 404) for both routers.
+fn router_answer<T>(req: &HttpRequest, resolution: Resolution<T>) -> HttpResponse {
+    match resolution {
+        Resolution::Redirect { status, location } => redirect(req, status, location),
         Resolution::MethodNotAllowed { allow } => HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, allow))
             .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
@@ -175,7 +187,10 @@ pub async fn dispatch(
         Resolution::Options { allow } => HttpResponse::Ok()
             .insert_header((header::ALLOW, allow))
             .finish(),
-        Resolution::NotFound => plain_text(StatusCode::NOT_FOUND, "404 page not found\n"),
+        // A match is the caller's to handle; it never reaches here.
+        Resolution::NotFound | Resolution::Matched { .. } => {
+            plain_text(StatusCode::NOT_FOUND, "404 page not found\n")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on an ephemeral loopback port, spoken to over HTTP.
 
+mod api_v1;
 mod cli;
 mod consistency;
 mod helpers;

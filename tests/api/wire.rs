@@ -8,10 +8,10 @@ use pushgateway::proto::{
 
 use crate::helpers::{spawn_app, TestApp};
 
-const PROTO: &str =
+pub(crate) const PROTO: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
-fn delimited(families: &[MetricFamily]) -> Vec<u8> {
+pub(crate) fn delimited(families: &[MetricFamily]) -> Vec<u8> {
     let mut out = Vec::new();
     for f in families {
         f.encode_length_delimited(&mut out).unwrap();
