@@ -64,6 +64,20 @@ pub struct Cli {
     #[arg(long = "no-push.enable-utf8-names", action = ArgAction::SetTrue, hide = true)]
     no_enable_utf8_names: bool,
 
+    /// Largest request body accepted, in bytes, before and after Content-Encoding decoding
+    /// (413 above it). 0: no limit.
+    #[arg(long = "push.max-body-bytes", default_value = "0")]
+    pub max_body_bytes: usize,
+
+    /// Most series accepted in one push (400 above it). 0: no limit.
+    #[arg(long = "push.max-series-per-push", default_value = "0")]
+    pub max_series_per_push: usize,
+
+    /// Most series the gateway stores in total; a push that would exceed it is refused with
+    /// 400. 0: no limit.
+    #[arg(long = "push.max-series-total", default_value = "0")]
+    pub max_series_total: usize,
+
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,

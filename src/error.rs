@@ -96,6 +96,7 @@ impl From<PushError> for ApiError {
     fn from(e: PushError) -> Self {
         match e {
             PushError::Rejected(m) => ApiError::Inconsistent(m),
+            PushError::Limit(m) => ApiError::BadRequest(m),
             PushError::Store(e) => e.into(),
         }
     }

@@ -12,16 +12,19 @@
 //! before COMMIT rolls back, and the cache is only touched after COMMIT succeeded.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
-use rusqlite::TransactionBehavior;
+use rusqlite::{Transaction, TransactionBehavior};
 
 use crate::cache::{Cache, Group};
 use crate::consistency::{check_family, check_push, join_errors};
 use crate::group::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
+use crate::limits;
 use crate::proto::MetricFamily;
+use crate::storage_metrics::CommitHistogram;
 use crate::store::{self, Pool, PooledConnection, StoreError, StoredGroup};
 
 /// PUT replaces the whole group; POST replaces only the families it pushes.
@@ -36,6 +39,8 @@ pub enum PushMethod {
 pub enum PushError {
     /// The push is invalid or inconsistent with the store; its failure was recorded.
     Rejected(String),
+    /// The push would exceed a configured limit; nothing changed.
+    Limit(String),
     /// The database failed; nothing changed.
     Store(StoreError),
 }
@@ -60,6 +65,12 @@ pub struct Gateway {
     writer: Mutex<PooledConnection>,
     /// Read by scrapes and checks; written only while `writer` is held.
     cache: RwLock<Cache>,
+    /// The database file (`None`: in memory), for the storage metrics.
+    path: Option<PathBuf>,
+    /// How long each COMMIT took.
+    commits: CommitHistogram,
+    /// `--push.max-series-total`: the most series the store may hold after a push.
+    max_series_total: Option<usize>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -78,7 +89,34 @@ impl Gateway {
             pool,
             writer: Mutex::new(writer),
             cache: RwLock::new(cache),
+            path: path.map(Path::to_path_buf),
+            commits: CommitHistogram::new(),
+            max_series_total: None,
         })
+    }
+
+    /// Refuses pushes after which the store would hold more than `max` series.
+    pub fn with_max_series_total(mut self, max: Option<usize>) -> Gateway {
+        self.max_series_total = max;
+        self
+    }
+
+    /// The database file, `None` for an in-memory database.
+    pub fn database_path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The durations of every COMMIT so far.
+    pub fn commit_durations(&self) -> &CommitHistogram {
+        &self.commits
+    }
+
+    /// Commits `tx`, timing the COMMIT.
+    fn commit(&self, tx: Transaction<'_>) -> rusqlite::Result<()> {
+        let started = Instant::now();
+        let result = tx.commit();
+        self.commits.observe(started.elapsed());
+        result
     }
 
     /// Read access to the cache. Keep the guard short: pushes wait for it after COMMIT.
@@ -134,6 +172,12 @@ impl Gateway {
             self.record_failure(&mut conn, key, key_bytes, existing, now_ns)?;
             return Err(PushError::Rejected(message));
         }
+        if let Some(max) = self.max_series_total {
+            let removed = existing.as_ref().map_or(0, Group::series);
+            let added = families.values().map(|f| f.series()).sum();
+            limits::check_series_total(self.cache().series_count(), removed, added, max)
+                .map_err(PushError::Limit)?;
+        }
 
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (id, created_ns, last_failure_ns) = match &existing {
@@ -158,7 +202,7 @@ impl Gateway {
                 &family.to_blob(),
             )?;
         }
-        tx.commit()?;
+        self.commit(tx)?;
         self.cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -222,7 +266,7 @@ impl Gateway {
         } else {
             store::update_group_times(&tx, group.id, group.last_push_ns, now_ns)?;
         }
-        tx.commit()?;
+        self.commit(tx)?;
         group.last_failure_ns = now_ns;
         insert_timestamps(
             &mut group.families,
@@ -247,7 +291,7 @@ impl Gateway {
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         store::delete_group(&tx, id)?;
-        tx.commit()?;
+        self.commit(tx)?;
         self.cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -262,7 +306,7 @@ impl Gateway {
         let mut conn = self.lock_writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         store::delete_all_groups(&tx)?;
-        tx.commit()?;
+        self.commit(tx)?;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let count = cache.group_count();
         *cache = Cache::new();

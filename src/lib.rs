@@ -12,7 +12,9 @@
 //! * [`store`]: all SQL; migrations in `migrations/`.
 //! * [`cache`]: the in-memory copy `/metrics` and the checks read, indexed by group and name.
 //! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
-//! * [`self_metrics`]: the gateway's own metrics.
+//! * [`self_metrics`]: the gateway's own metrics: [`http_metrics`] (requests, push
+//!   summaries over [`summary`]) and [`storage_metrics`].
+//! * [`limits`]: the optional `--push.max-*` guard rails.
 //!
 //! # Data flow
 //! ```text
@@ -36,6 +38,8 @@ pub mod gateway;
 pub mod gofmt;
 pub mod group;
 pub mod grouping_key;
+pub mod http_metrics;
+pub mod limits;
 pub mod logging;
 pub mod names;
 pub mod parse;
@@ -44,4 +48,6 @@ pub mod router;
 pub mod routes;
 pub mod self_metrics;
 pub mod startup;
+pub mod storage_metrics;
 pub mod store;
+pub mod summary;

@@ -54,8 +54,11 @@ impl Application {
     /// the port only answers once `/metrics` is complete. Port 0 picks a free port.
     pub fn build(config: Config) -> Result<Application, StartupError> {
         let started = std::time::Instant::now();
-        let gateway =
-            Arc::new(Gateway::open(config.database.as_deref()).map_err(StartupError::Store)?);
+        let gateway = Arc::new(
+            Gateway::open(config.database.as_deref())
+                .map_err(StartupError::Store)?
+                .with_max_series_total(config.limits.max_series_total),
+        );
         {
             let cache = gateway.cache();
             log::info!(

@@ -1,5 +1,8 @@
 //! PUT, POST and DELETE on `/metrics/job/<job>{/<label>/<value>}`: grouping key, body,
 //! then the gateway; the answer is sent only after the change is committed.
+//!
+//! A refused request logs one line at error level: who (the client's address), what (method
+//! and grouping key, or the path when the key itself is invalid) and why (the 400's text).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,6 +13,7 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::gateway::PushMethod;
 use crate::grouping_key::GroupingKey;
+use crate::limits;
 use crate::parse::parse_body;
 
 /// Handles one request on a group route.
@@ -33,18 +37,30 @@ pub async fn group(
     };
     result.unwrap_or_else(|e| {
         if let ApiError::Inconsistent(_) | ApiError::BadRequest(_) = &e {
-            let peer = req
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default();
-            log::error!(
-                "{} {} from {peer} rejected: {e}",
-                req.method(),
-                req.uri().path()
-            );
+            let group = GroupingKey::from_path(job, base64_job, labels, state.config.names)
+                .map(|key| key.to_string())
+                .unwrap_or_else(|_| req.uri().path().to_string());
+            log::error!("{}", rejection_line(&client(req), req.method(), &group, &e));
         }
         actix_web::ResponseError::error_response(&e)
     })
+}
+
+/// The log line of a refused push or delete.
+fn rejection_line(client: &str, method: &Method, group: &str, reason: &ApiError) -> String {
+    let what = if method == Method::DELETE {
+        "delete"
+    } else {
+        "push"
+    };
+    format!("{what} rejected: client={client} method={method} group={group} reason={reason}")
+}
+
+/// The client's address (`ip:port`) as the connection shows it.
+pub fn client(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 async fn push(
@@ -62,6 +78,9 @@ async fn push(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let families = parse_body(content_type, &body, state.config.names)?;
+    if let Some(max) = state.config.limits.max_series_per_push {
+        limits::check_series_per_push(&families, max).map_err(ApiError::BadRequest)?;
+    }
     let now = now_ns();
     let gateway = state.gateway.clone();
     web::block(move || gateway.push(&key, method, families, now)).await??;
@@ -90,4 +109,30 @@ pub fn now_ns() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejection_line_says_who_pushed_what_and_why() {
+        let line = rejection_line(
+            "127.0.0.1:5000",
+            &Method::PUT,
+            "{job=\"a\"}",
+            &ApiError::Inconsistent("two\nlines".into()),
+        );
+        assert_eq!(
+            line,
+            "push rejected: client=127.0.0.1:5000 method=PUT group={job=\"a\"} reason=pushed metrics are invalid or inconsistent with existing metrics: two\nlines"
+        );
+        let line = rejection_line(
+            "c",
+            &Method::DELETE,
+            "g",
+            &ApiError::BadRequest("bad".into()),
+        );
+        assert!(line.starts_with("delete rejected: "), "{line}");
+    }
 }
