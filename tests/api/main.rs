@@ -3,8 +3,11 @@
 mod cli;
 mod consistency;
 mod helpers;
+mod limits;
+mod logging;
 mod metrics;
 mod persistence;
 mod push;
 mod routing;
+mod self_metrics;
 mod wire;
