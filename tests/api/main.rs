@@ -10,4 +10,5 @@ mod persistence;
 mod push;
 mod routing;
 mod self_metrics;
+mod systemd;
 mod wire;
