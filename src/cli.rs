@@ -73,6 +73,19 @@ pub struct Cli {
     /// values, only the push records.
     #[arg(long = "history.max-rows", default_value_t = 1_000_000)]
     pub history_max_rows: u64,
+    /// Largest request body accepted, in bytes, before and after Content-Encoding decoding
+    /// (413 above it). 0: no limit.
+    #[arg(long = "push.max-body-bytes", default_value = "0")]
+    pub max_body_bytes: usize,
+
+    /// Most series accepted in one push (400 above it). 0: no limit.
+    #[arg(long = "push.max-series-per-push", default_value = "0")]
+    pub max_series_per_push: usize,
+
+    /// Most series the gateway stores in total; a push that would exceed it is refused with
+    /// 400. 0: no limit.
+    #[arg(long = "push.max-series-total", default_value = "0")]
+    pub max_series_total: usize,
 
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Cli;
+use crate::limits::Limits;
 use crate::names::NameValidation;
 
 /// Everything the application needs from the command line, validated.
@@ -30,6 +31,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// What pushed history is kept.
     pub retention: crate::history::Retention,
+    /// `--push.max-*` guard rails.
+    pub limits: Limits,
     /// Every flag's value as upstream shows it in `/api/v1/status` and on the status page.
     pub flags: BTreeMap<String, String>,
 }
@@ -136,6 +139,18 @@ impl TryFrom<Cli> for Config {
                 cli.enable_utf8_names.to_string(),
             ),
             (
+                "push.max-body-bytes".to_string(),
+                cli.max_body_bytes.to_string(),
+            ),
+            (
+                "push.max-series-per-push".to_string(),
+                cli.max_series_per_push.to_string(),
+            ),
+            (
+                "push.max-series-total".to_string(),
+                cli.max_series_total.to_string(),
+            ),
+            (
                 "web.enable-admin-api".to_string(),
                 cli.enable_admin_api.to_string(),
             ),
@@ -170,6 +185,12 @@ impl TryFrom<Cli> for Config {
             log_level,
             log_format,
             retention,
+            limits: Limits {
+                max_body_bytes: (cli.max_body_bytes > 0).then_some(cli.max_body_bytes),
+                max_series_per_push: (cli.max_series_per_push > 0)
+                    .then_some(cli.max_series_per_push),
+                max_series_total: (cli.max_series_total > 0).then_some(cli.max_series_total),
+            },
             flags,
         })
     }
@@ -387,6 +408,22 @@ mod tests {
         assert_eq!(format_go_duration(Duration::from_secs(300)), "5m0s");
         assert_eq!(format_go_duration(Duration::from_secs(5400)), "1h30m0s");
         assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn limits_are_off_by_default_and_zero_means_off() {
+        assert_eq!(config(&[]).unwrap().limits, Limits::default());
+        let c = config(&[
+            "--push.max-body-bytes=1024",
+            "--push.max-series-per-push",
+            "10",
+            "--push.max-series-total=0",
+        ])
+        .unwrap();
+        assert_eq!(c.limits.max_body_bytes, Some(1024));
+        assert_eq!(c.limits.max_series_per_push, Some(10));
+        assert_eq!(c.limits.max_series_total, None);
+        assert_eq!(c.flags["push.max-body-bytes"], "1024");
     }
 
     #[test]

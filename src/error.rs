@@ -19,6 +19,8 @@ pub enum ApiError {
     BadRequest(String),
     /// The push was understood but refused by the consistency check.
     Inconsistent(String),
+    /// The body is larger than `--push.max-body-bytes` once decoded.
+    TooLarge(String),
     /// Something broke on our side; the message is for the log only.
     Internal(String),
 }
@@ -26,7 +28,7 @@ pub enum ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ApiError::BadRequest(m) => f.write_str(m),
+            ApiError::BadRequest(m) | ApiError::TooLarge(m) => f.write_str(m),
             ApiError::Inconsistent(m) => write!(
                 f,
                 "pushed metrics are invalid or inconsistent with existing metrics: {m}"
@@ -40,6 +42,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::Inconsistent(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,6 +99,7 @@ impl From<PushError> for ApiError {
     fn from(e: PushError) -> Self {
         match e {
             PushError::Rejected(m) => ApiError::Inconsistent(m),
+            PushError::Limit(m) => ApiError::BadRequest(m),
             PushError::Store(e) => e.into(),
         }
     }

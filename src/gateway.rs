@@ -12,17 +12,20 @@
 //! before COMMIT rolls back, and the cache is only touched after COMMIT succeeded.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
-use rusqlite::TransactionBehavior;
+use rusqlite::{Transaction, TransactionBehavior};
 
 use crate::cache::{Cache, Group};
 use crate::consistency::{check_family, check_push, join_errors};
 use crate::group::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
 use crate::history::{self, Request, Retention, Sample};
+use crate::limits;
 use crate::proto::MetricFamily;
+use crate::storage_metrics::CommitHistogram;
 use crate::store::history::{insert_record, PushRecord};
 use crate::store::{self, Pool, PooledConnection, StoreError, StoredGroup};
 
@@ -38,6 +41,8 @@ pub enum PushMethod {
 pub enum PushError {
     /// The push is invalid or inconsistent with the store; its failure was recorded.
     Rejected(String),
+    /// The push would exceed a configured limit; nothing changed.
+    Limit(String),
     /// The database failed; nothing changed.
     Store(StoreError),
 }
@@ -61,6 +66,22 @@ pub struct Options {
     pub retention: Retention,
     /// The status an accepted push is answered with (202 with the consistency check disabled).
     pub push_status: u16,
+    /// `--push.max-series-total`: the most series the store may hold after a push.
+    pub max_series_total: Option<usize>,
+}
+
+impl Options {
+    /// Upstream's behaviour with the history's defaults (for tests and embedding).
+    pub fn defaults() -> Options {
+        Options {
+            retention: Retention {
+                max_age: std::time::Duration::from_secs(7 * 86_400),
+                max_sample_rows: 1_000_000,
+            },
+            push_status: 200,
+            max_series_total: None,
+        }
+    }
 }
 
 /// The prefix of the answer to a push refused by the consistency check.
@@ -75,6 +96,10 @@ pub struct Gateway {
     writer: Mutex<PooledConnection>,
     /// Read by scrapes and checks; written only while `writer` is held.
     cache: RwLock<Cache>,
+    /// The database file (`None`: in memory), for the storage metrics.
+    path: Option<PathBuf>,
+    /// How long each COMMIT took.
+    commits: CommitHistogram,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -94,7 +119,27 @@ impl Gateway {
             pool,
             writer: Mutex::new(writer),
             cache: RwLock::new(cache),
+            path: path.map(Path::to_path_buf),
+            commits: CommitHistogram::new(),
         })
+    }
+
+    /// The database file, `None` for an in-memory database.
+    pub fn database_path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The durations of every COMMIT so far.
+    pub fn commit_durations(&self) -> &CommitHistogram {
+        &self.commits
+    }
+
+    /// Commits `tx`, timing the COMMIT.
+    fn commit(&self, tx: Transaction<'_>) -> rusqlite::Result<()> {
+        let started = Instant::now();
+        let result = tx.commit();
+        self.commits.observe(started.elapsed());
+        result
     }
 
     /// Read access to the cache. Keep the guard short: pushes wait for it after COMMIT.
@@ -180,6 +225,12 @@ impl Gateway {
             self.record_failure(&mut conn, key, key_bytes, existing, &record)?;
             return Err(PushError::Rejected(message));
         }
+        if let Some(max) = self.options.max_series_total {
+            let removed = existing.as_ref().map_or(0, Group::series);
+            let added = families.values().map(|f| f.series()).sum();
+            limits::check_series_total(self.cache().series_count(), removed, added, max)
+                .map_err(PushError::Limit)?;
+        }
 
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (id, created_ns, last_failure_ns) = match &existing {
@@ -205,7 +256,7 @@ impl Gateway {
                 &family.to_blob(),
             )?;
         }
-        tx.commit()?;
+        self.commit(tx)?;
         self.cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -253,7 +304,7 @@ impl Gateway {
                     );
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                     insert_record(&tx, record, &[])?;
-                    tx.commit()?;
+                    self.commit(tx)?;
                     return Ok(());
                 }
                 Group {
@@ -274,7 +325,7 @@ impl Gateway {
             store::update_group_times(&tx, group.id, group.last_push_ns, now_ns)?;
         }
         insert_record(&tx, record, &[])?;
-        tx.commit()?;
+        self.commit(tx)?;
         group.last_failure_ns = now_ns;
         insert_timestamps(
             &mut group.families,
@@ -315,7 +366,7 @@ impl Gateway {
             series: None,
         };
         insert_record(&tx, &record, &[])?;
-        tx.commit()?;
+        self.commit(tx)?;
         self.cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -347,7 +398,7 @@ impl Gateway {
             series: None,
         };
         insert_record(&tx, &record, &[])?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
@@ -366,7 +417,7 @@ impl Gateway {
             series: None,
         };
         insert_record(&tx, &record, &[])?;
-        tx.commit()?;
+        self.commit(tx)?;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let count = cache.group_count();
         *cache = Cache::new();

@@ -14,6 +14,9 @@
 //! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
 //! * [`self_metrics`]: the gateway's own metrics.
 //! * [`api`]: the JSON API's documents (`/api/v1/status`, `/api/v1/metrics`), byte-exact.
+//! * [`self_metrics`]: the gateway's own metrics: [`http_metrics`] (requests, push
+//!   summaries over [`summary`]) and [`storage_metrics`].
+//! * [`limits`]: the optional `--push.max-*` guard rails.
 //!
 //! # Data flow
 //! ```text
@@ -40,6 +43,8 @@ pub mod gofmt;
 pub mod group;
 pub mod grouping_key;
 pub mod history;
+pub mod http_metrics;
+pub mod limits;
 pub mod logging;
 pub mod names;
 pub mod parse;
@@ -48,4 +53,6 @@ pub mod router;
 pub mod routes;
 pub mod self_metrics;
 pub mod startup;
+pub mod storage_metrics;
 pub mod store;
+pub mod summary;

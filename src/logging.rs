@@ -14,30 +14,31 @@ pub fn init(level: log::LevelFilter, format: LogFormat) {
         builder.parse_filters(&spec);
     }
     builder.format(move |buf, record| {
-        let ts = jiff::Timestamp::now();
+        let ts = jiff::Timestamp::now().to_string();
         let level = record.level().as_str().to_ascii_lowercase();
         let msg = record.args().to_string();
-        match format {
-            LogFormat::Logfmt => writeln!(
-                buf,
-                "ts={ts} level={level} source={} msg={}",
-                record.target(),
-                logfmt_value(&msg)
-            ),
-            LogFormat::Json => writeln!(
-                buf,
-                "{}",
-                serde_json::json!({
-                    "ts": ts.to_string(),
-                    "level": level,
-                    "source": record.target(),
-                    "msg": msg,
-                })
-            ),
-        }
+        writeln!(buf, "{}", line(format, &ts, &level, record.target(), &msg))
     });
     // A second initialisation (tests start several servers) keeps the first logger.
     let _ = builder.try_init();
+}
+
+/// One log record as a single line (without its newline): newlines in the message are
+/// escaped in both formats, so one record is always one line.
+pub fn line(format: LogFormat, ts: &str, level: &str, source: &str, msg: &str) -> String {
+    match format {
+        LogFormat::Logfmt => format!(
+            "ts={ts} level={level} source={source} msg={}",
+            logfmt_value(msg)
+        ),
+        LogFormat::Json => serde_json::json!({
+            "ts": ts,
+            "level": level,
+            "source": source,
+            "msg": msg,
+        })
+        .to_string(),
+    }
 }
 
 /// Quotes a logfmt value when it has spaces, quotes or `=`.
@@ -51,6 +52,20 @@ fn logfmt_value(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multi_line_message_is_one_line_in_both_formats() {
+        let msg = "push rejected: reason=2 error(s) occurred:\n* a\n* b";
+        for format in [LogFormat::Logfmt, LogFormat::Json] {
+            let l = line(format, "2024-01-01T00:00:00Z", "error", "pushgateway", msg);
+            assert!(!l.contains('\n'), "{l}");
+            assert!(l.contains("error"), "{l}");
+        }
+        let json = line(LogFormat::Json, "t", "error", "s", msg);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["msg"], msg);
+        assert_eq!(parsed["level"], "error");
+    }
 
     #[test]
     fn logfmt_values_are_quoted_only_when_needed() {

@@ -1,11 +1,16 @@
 //! The gateway's own metrics, exposed next to the pushed ones on `/metrics`.
 //!
 //! Names, types and HELP texts are upstream's, because pushed families with these names are
-//! merged with them and must agree in type (see [`crate::consistency`]).
+//! merged with them and must agree in type (see [`crate::consistency`]). The `OWN` table
+//! below lists every own family, upstream's and the gateway's own storage metrics
+//! ([`crate::storage_metrics`]) alike: the consistency check reads it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::gateway::Gateway;
+use crate::http_metrics::HttpMetrics;
 use crate::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use crate::storage_metrics;
 
 /// The version this binary reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -52,6 +57,41 @@ const OWN: &[(&str, MetricType, &str)] = &[
         MetricType::Gauge,
         "A metric with a constant '1' value labeled by version, revision, branch, goversion from which pushgateway was built, and the goos and goarch for the build.",
     ),
+    (
+        "pushgateway_http_push_duration_seconds",
+        MetricType::Summary,
+        "HTTP request duration for pushes to the Pushgateway.",
+    ),
+    (
+        "pushgateway_http_push_size_bytes",
+        MetricType::Summary,
+        "HTTP request size for pushes to the Pushgateway.",
+    ),
+    (
+        "pushgateway_http_requests_total",
+        MetricType::Counter,
+        "Total HTTP requests processed by the Pushgateway, excluding scrapes.",
+    ),
+    (
+        "pushgateway_storage_commit_duration_seconds",
+        MetricType::Histogram,
+        "Duration of the SQLite COMMITs of pushes, failed-push records, deletes and wipes.",
+    ),
+    (
+        "pushgateway_storage_file_size_bytes",
+        MetricType::Gauge,
+        "Size of the SQLite database files on disk: the main file and its write-ahead log.",
+    ),
+    (
+        "pushgateway_storage_groups",
+        MetricType::Gauge,
+        "Number of metric groups stored.",
+    ),
+    (
+        "pushgateway_storage_series",
+        MetricType::Gauge,
+        "Number of series stored, each group's push_time_seconds and push_failure_time_seconds included.",
+    ),
 ];
 
 /// The type of the own family with this name, if there is one.
@@ -64,10 +104,13 @@ pub fn own_help(name: &str) -> Option<&'static str> {
     OWN.iter().find(|(n, _, _)| *n == name).map(|(_, _, h)| *h)
 }
 
-/// Values that stay fixed for the life of the process.
-#[derive(Debug, Clone)]
+/// The process start time and the HTTP instrumentation; the storage metrics are read from
+/// the gateway at each scrape.
+#[derive(Debug)]
 pub struct SelfMetrics {
     start_time_seconds: f64,
+    /// Requests and pushes as upstream counts them (see [`crate::routes`]).
+    pub http: HttpMetrics,
 }
 
 impl SelfMetrics {
@@ -79,11 +122,28 @@ impl SelfMetrics {
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0)
         });
-        SelfMetrics { start_time_seconds }
+        SelfMetrics {
+            start_time_seconds,
+            http: HttpMetrics::new(),
+        }
     }
 
-    /// The own families with current values, sorted by name.
-    pub fn gather(&self) -> Vec<MetricFamily> {
+    /// Every own family with current values, sorted by name: process, build, HTTP and the
+    /// storage of `gateway`.
+    pub fn gather(&self, gateway: &Gateway) -> Vec<MetricFamily> {
+        let mut out = self.gather_process();
+        out.extend(self.http.gather());
+        out.extend(storage_metrics::gather(
+            &gateway.cache(),
+            gateway.commit_durations(),
+            gateway.database_path(),
+        ));
+        out.sort_by(|a, b| a.name().cmp(b.name()));
+        out
+    }
+
+    /// The process and build families.
+    fn gather_process(&self) -> Vec<MetricFamily> {
         let proc = ProcStats::read();
         let mut out = Vec::new();
         let mut push = |name: &str, metric: Metric| {
@@ -218,7 +278,15 @@ mod tests {
 
     #[test]
     fn own_families_are_sorted_and_typed_as_declared() {
-        let families = SelfMetrics::new().gather();
+        let gateway = Gateway::open(None, crate::gateway::Options::defaults()).unwrap();
+        let metrics = SelfMetrics::new();
+        metrics
+            .http
+            .count_request("push", &actix_web::http::Method::PUT, 200);
+        metrics
+            .http
+            .observe_push(&actix_web::http::Method::PUT, 0.1, 10);
+        let families = metrics.gather(&gateway);
         let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
         let mut sorted = names.clone();
         sorted.sort();
@@ -228,6 +296,25 @@ mod tests {
         }
         assert!(names.contains(&"process_start_time_seconds".to_string()));
         assert!(names.contains(&"pushgateway_build_info".to_string()));
+        assert!(names.contains(&"pushgateway_http_requests_total".to_string()));
+        assert!(names.contains(&"pushgateway_storage_series".to_string()));
+    }
+
+    #[test]
+    fn every_own_family_has_a_help_text_and_the_table_is_sorted() {
+        let names: Vec<_> = OWN.iter().map(|(n, _, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert!(OWN.iter().all(|(_, _, help)| !help.is_empty()));
+        assert_eq!(
+            own_type("pushgateway_http_push_size_bytes"),
+            Some(MetricType::Summary)
+        );
+        assert_eq!(
+            own_type("pushgateway_storage_commit_duration_seconds"),
+            Some(MetricType::Histogram)
+        );
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl Application {
             } else {
                 200
             },
+            max_series_total: config.limits.max_series_total,
         };
         let gateway = Arc::new(
             Gateway::open(config.database.as_deref(), options).map_err(StartupError::Store)?,

@@ -10,6 +10,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::instrument;
 use super::{lifecycle, router_answer, AppState};
 use crate::api;
 use crate::config::Config;
@@ -98,6 +99,20 @@ pub fn mount(raw_path: &str, decoded_path: &str, prefix: &str) -> Mount {
     }
 }
 
+/// Notes the `handler` label the request is counted under (upstream's names).
+fn counted(req: &HttpRequest, route: ApiRoute) -> ApiRoute {
+    instrument::count_as(
+        req,
+        match route {
+            ApiRoute::Options => "api/v1/options",
+            ApiRoute::Status => "api/v1/status",
+            ApiRoute::Metrics => "api/v1/metrics",
+            ApiRoute::Wipe => "wipe",
+        },
+    );
+    route
+}
+
 /// Answers a request under the API mount; `None` when the path is outside it.
 pub async fn dispatch(
     req: &HttpRequest,
@@ -112,7 +127,7 @@ pub async fn dispatch(
         Mount::Inside(path) => path,
     };
     let answer = match state.api_router.resolve(req.method().as_str(), &path) {
-        Resolution::Matched { value, .. } => match value {
+        Resolution::Matched { value, .. } => match counted(req, value) {
             ApiRoute::Options => with_cors(HttpResponse::Ok()).finish(),
             ApiRoute::Status => status(state),
             ApiRoute::Metrics => metrics(state).await,

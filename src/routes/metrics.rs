@@ -33,7 +33,7 @@ pub async fn metrics(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResp
     let state = state.clone();
     let escaping = negotiated.escaping;
     let rendered = web::block(move || {
-        let own = state.self_metrics.gather();
+        let own = state.self_metrics.gather(&state.gateway);
         let body = render(&state.gateway.cache(), &own, encoding, escaping);
         if gzip {
             // Fastest level: scrapes of large stores are CPU-bound on compression.

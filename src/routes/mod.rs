@@ -7,12 +7,14 @@
 
 mod api_v1;
 mod health;
+mod instrument;
 mod lifecycle;
 mod metrics;
 mod push;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::{header, StatusCode};
@@ -22,7 +24,8 @@ use futures_util::StreamExt;
 use crate::config::Config;
 use crate::error::plain_text;
 use crate::gateway::Gateway;
-use crate::parse::encoding::decode_body;
+use crate::limits::body_too_large;
+use crate::parse::encoding::{decode_body, BodyDecodeError};
 use crate::router::{clean_path, percent_decode, PatternError, Resolution, Router};
 use crate::self_metrics::SelfMetrics;
 
@@ -110,8 +113,21 @@ fn route_table(config: &Config) -> Result<Router<Route>, PatternError> {
     Ok(r)
 }
 
-/// The one entry point for every request.
+/// The one entry point for every request: routes it, then records it as upstream's
+/// instrumentation would ([`instrument`]).
 pub async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let response = route_request(req.clone(), payload, state.clone()).await;
+    instrument::record(&req, &state.self_metrics.http, started, &response);
+    response
+}
+
+/// Upstream's routing answers, or the matched route's handler.
+async fn route_request(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -140,7 +156,8 @@ pub async fn dispatch(
     if let Some(answer) = api_v1::dispatch(&req, &state, raw_path, &path).await {
         return answer;
     }
-    let body = match read_body(payload).await {
+    let limit = state.config.limits.max_body_bytes;
+    let body = match read_body(&req, payload, limit).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -154,12 +171,12 @@ pub async fn dispatch(
             ..
         }
     ) {
-        if let Err(e) = decode_request_body(&req, &body) {
-            return plain_text(StatusCode::BAD_REQUEST, format!("{e}\n"));
+        if let Err(e) = decode_request_body(&req, &body, limit) {
+            return decode_error_response(&req, e);
         }
     }
     match resolution {
-        Resolution::Matched { value, params } => match value {
+        Resolution::Matched { value, params } => match instrument::matched(&req, value) {
             Route::Healthy => health::healthy(&state).await,
             Route::Ready => health::ok(),
             Route::Metrics => metrics::metrics(&req, &state).await,
@@ -194,29 +211,75 @@ fn router_answer<T>(req: &HttpRequest, resolution: Resolution<T>) -> HttpRespons
     }
 }
 
-/// Reads the whole request body as received.
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
+/// Reads the whole body as sent. With `--push.max-body-bytes`, a body over the limit
+/// (declared or read) is a 413, and reading stops there.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: Option<usize>,
+) -> Result<Vec<u8>, HttpResponse> {
+    if let Some(limit) = limit {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(req, limit));
+        }
+    }
     let mut raw = Vec::new();
     while let Some(chunk) = payload.next().await {
         match chunk {
             Ok(bytes) => raw.extend_from_slice(&bytes),
             Err(e) => return Err(plain_text(StatusCode::BAD_REQUEST, format!("{e}\n"))),
         }
+        if let Some(limit) = limit.filter(|l| raw.len() > *l) {
+            return Err(too_large(req, limit));
+        }
     }
     Ok(raw)
 }
 
 /// Undoes the request's Content-Encoding (gzip, snappy) as upstream does for every request,
-/// so a GET with `Content-Encoding: gzip` and no body is a 400, like upstream's.
+/// so a GET with `Content-Encoding: gzip` and no body is a 400, like upstream's. `limit`
+/// caps the decoded size (`--push.max-body-bytes`).
 pub fn decode_request_body<'a>(
     req: &HttpRequest,
     raw: &'a [u8],
-) -> Result<std::borrow::Cow<'a, [u8]>, crate::parse::encoding::BodyDecodeError> {
+    limit: Option<usize>,
+) -> Result<std::borrow::Cow<'a, [u8]>, BodyDecodeError> {
     let encoding = req
         .headers()
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
-    decode_body(encoding, raw, None)
+    decode_body(encoding, raw, limit)
+}
+
+/// The answer to a body that cannot be decoded: 413 over the size limit, else 400.
+pub fn decode_error_response(req: &HttpRequest, e: BodyDecodeError) -> HttpResponse {
+    match e {
+        BodyDecodeError::TooLarge { limit } => too_large(req, limit),
+        e => plain_text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    }
+}
+
+/// The 413 for a body over `--push.max-body-bytes`, logged once. The connection is closed,
+/// as the rest of the body is not read.
+fn too_large(req: &HttpRequest, limit: usize) -> HttpResponse {
+    let message = body_too_large(limit);
+    log::error!(
+        "request refused: client={} method={} path={} reason={}",
+        push::client(req),
+        req.method(),
+        req.uri().path(),
+        message.trim_end()
+    );
+    let mut response = plain_text(StatusCode::PAYLOAD_TOO_LARGE, message);
+    response
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    response
 }
 
 /// httprouter's redirects: 301 with a small HTML body for GET, 307 without one otherwise.

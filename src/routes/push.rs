@@ -1,6 +1,9 @@
 //! PUT, POST and DELETE on `/metrics/job/<job>{/<label>/<value>}`: grouping key, body,
 //! then the gateway; the answer is sent only after the change is committed. Every request,
 //! accepted or not, ends up in the pushed history.
+//!
+//! A refused request logs one line at error level: who (the client's address), what (method
+//! and grouping key, or the path when the key itself is invalid) and why (the 400's text).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,6 +15,8 @@ use crate::error::ApiError;
 use crate::gateway::PushMethod;
 use crate::grouping_key::GroupingKey;
 use crate::history::Request;
+use crate::limits;
+use crate::parse::encoding::BodyDecodeError;
 use crate::parse::parse_body;
 
 /// Handles one request on a group route.
@@ -42,28 +47,44 @@ pub async fn group(
         return result.unwrap_or_else(|e| e.error_response());
     };
     let key = key.ok();
-    if let ApiError::BadRequest(message) | ApiError::Inconsistent(message) = &e {
-        log::error!(
-            "{} {} from {} rejected: {message}",
-            request.method,
-            key.as_ref()
-                .map(|k| k.to_string())
-                .unwrap_or_else(|| request.path.clone()),
-            request.client_address.as_deref().unwrap_or("unknown"),
-        );
+    if let ApiError::BadRequest(_) | ApiError::Inconsistent(_) | ApiError::TooLarge(_) = &e {
+        let group = key
+            .as_ref()
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| request.path.clone());
+        log::error!("{}", rejection_line(&client(req), req.method(), &group, &e));
     }
-    if let ApiError::BadRequest(message) = &e {
+    if let ApiError::BadRequest(message) | ApiError::TooLarge(message) = &e {
         // Refused before the store saw it: record it on its own.
         let gateway = state.gateway.clone();
         let message = message.clone();
-        let recorded =
-            web::block(move || gateway.record_rejected(key.as_ref(), now, &request, 400, &message))
-                .await;
+        let status = e.status_code().as_u16();
+        let recorded = web::block(move || {
+            gateway.record_rejected(key.as_ref(), now, &request, status, &message)
+        })
+        .await;
         if let Ok(Err(err)) | Err(err) = recorded.map_err(crate::store::StoreError::from_blocking) {
             log::error!("recording a rejected push in the history: {err}");
         }
     }
     e.error_response()
+}
+
+/// The log line of a refused push or delete.
+fn rejection_line(client: &str, method: &Method, group: &str, reason: &ApiError) -> String {
+    let what = if method == Method::DELETE {
+        "delete"
+    } else {
+        "push"
+    };
+    format!("{what} rejected: client={client} method={method} group={group} reason={reason}")
+}
+
+/// The client's address (`ip:port`) as the connection shows it.
+pub fn client(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 async fn push(
@@ -75,13 +96,22 @@ async fn push(
     now: i64,
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
-    let body =
-        decode_request_body(req, raw_body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let body = decode_request_body(req, raw_body, state.config.limits.max_body_bytes).map_err(
+        |e| match e {
+            BodyDecodeError::TooLarge { limit } => {
+                ApiError::TooLarge(limits::body_too_large(limit).trim_end().to_string())
+            }
+            e => ApiError::BadRequest(e.to_string()),
+        },
+    )?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let families = parse_body(content_type, &body, state.config.names)?;
+    if let Some(max) = state.config.limits.max_series_per_push {
+        limits::check_series_per_push(&families, max).map_err(ApiError::BadRequest)?;
+    }
     let gateway = state.gateway.clone();
     web::block(move || gateway.push(&key, method, families, now, &request)).await??;
     Ok(if state.config.disable_consistency_check {
@@ -122,4 +152,30 @@ pub fn now_ns() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejection_line_says_who_pushed_what_and_why() {
+        let line = rejection_line(
+            "127.0.0.1:5000",
+            &Method::PUT,
+            "{job=\"a\"}",
+            &ApiError::Inconsistent("two\nlines".into()),
+        );
+        assert_eq!(
+            line,
+            "push rejected: client=127.0.0.1:5000 method=PUT group={job=\"a\"} reason=pushed metrics are invalid or inconsistent with existing metrics: two\nlines"
+        );
+        let line = rejection_line(
+            "c",
+            &Method::DELETE,
+            "g",
+            &ApiError::BadRequest("bad".into()),
+        );
+        assert!(line.starts_with("delete rejected: "), "{line}");
+    }
 }

@@ -101,7 +101,8 @@ impl TestApp {
     }
 }
 
-/// The lines of an exposition that come from pushes (own process/build families removed).
+/// The lines of an exposition that come from pushes (the gateway's own `process_*` and
+/// `pushgateway_*` families removed).
 pub fn pushed_part(exposition: &str) -> String {
     exposition
         .lines()
@@ -109,7 +110,7 @@ pub fn pushed_part(exposition: &str) -> String {
             let name = l
                 .trim_start_matches("# HELP ")
                 .trim_start_matches("# TYPE ");
-            !(name.starts_with("process_") || name.starts_with("pushgateway_build_info"))
+            !(name.starts_with("process_") || name.starts_with("pushgateway_"))
         })
         .map(|l| format!("{l}\n"))
         .collect()

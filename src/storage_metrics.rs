@@ -1,0 +1,225 @@
+//! The gateway's own storage metrics, which upstream does not have: database file sizes,
+//! COMMIT durations, and the number of stored groups and series.
+//!
+//! | name | type | labels |
+//! | --- | --- | --- |
+//! | `pushgateway_storage_file_size_bytes` | gauge | `file`: `main` or `wal` (only with `--persistence.file`) |
+//! | `pushgateway_storage_commit_duration_seconds` | histogram | |
+//! | `pushgateway_storage_groups` | gauge | |
+//! | `pushgateway_storage_series` | gauge | |
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::proto::{Bucket, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
+use crate::self_metrics::own_help;
+
+/// Name of the file size gauge.
+pub const FILE_SIZE: &str = "pushgateway_storage_file_size_bytes";
+/// Name of the COMMIT duration histogram.
+pub const COMMIT_DURATION: &str = "pushgateway_storage_commit_duration_seconds";
+/// Name of the stored groups gauge.
+pub const GROUPS: &str = "pushgateway_storage_groups";
+/// Name of the stored series gauge.
+pub const SERIES: &str = "pushgateway_storage_series";
+
+/// Upper bounds of the COMMIT histogram: from a cached write (tens of µs) to a slow disk's
+/// fsync under load (seconds).
+const COMMIT_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A histogram of COMMIT durations. Commits happen under the writer lock, so a mutex here is
+/// never contended by writers, only briefly by scrapes.
+#[derive(Debug)]
+pub struct CommitHistogram {
+    inner: Mutex<HistogramState>,
+}
+
+#[derive(Debug, Clone)]
+struct HistogramState {
+    /// Non-cumulative count per bucket of [`COMMIT_BUCKETS`].
+    counts: Vec<u64>,
+    count: u64,
+    sum: f64,
+}
+
+impl Default for CommitHistogram {
+    fn default() -> Self {
+        CommitHistogram::new()
+    }
+}
+
+impl CommitHistogram {
+    /// A histogram with no observations.
+    pub fn new() -> CommitHistogram {
+        CommitHistogram {
+            inner: Mutex::new(HistogramState {
+                counts: vec![0; COMMIT_BUCKETS.len()],
+                count: 0,
+                sum: 0.0,
+            }),
+        }
+    }
+
+    /// Records one COMMIT.
+    pub fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = COMMIT_BUCKETS.iter().position(|b| seconds <= *b) {
+            state.counts[i] += 1;
+        }
+        state.count += 1;
+        state.sum += seconds;
+    }
+
+    /// How many COMMITs were timed.
+    pub fn count(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).count
+    }
+
+    fn to_proto(&self) -> Histogram {
+        let state = self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut cumulative = 0;
+        let bucket = COMMIT_BUCKETS
+            .iter()
+            .zip(&state.counts)
+            .map(|(bound, n)| {
+                cumulative += n;
+                Bucket {
+                    cumulative_count: Some(cumulative),
+                    upper_bound: Some(*bound),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        Histogram {
+            sample_count: Some(state.count),
+            sample_sum: Some(state.sum),
+            bucket,
+            ..Default::default()
+        }
+    }
+}
+
+/// The database files whose sizes are reported: the main file and its write-ahead log.
+fn database_files(path: &Path) -> [(&'static str, PathBuf); 2] {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    [("main", path.to_path_buf()), ("wal", PathBuf::from(wal))]
+}
+
+/// The storage families, sorted by name. `database` is `None` for an in-memory database,
+/// which has no files to report.
+pub fn gather(
+    cache: &Cache,
+    commits: &CommitHistogram,
+    database: Option<&Path>,
+) -> Vec<MetricFamily> {
+    let gauge = |v: f64, label: Vec<LabelPair>| Metric {
+        label,
+        gauge: Some(Gauge { value: Some(v) }),
+        ..Default::default()
+    };
+    let mut out = vec![family(
+        COMMIT_DURATION,
+        MetricType::Histogram,
+        vec![Metric {
+            histogram: Some(commits.to_proto()),
+            ..Default::default()
+        }],
+    )];
+    if let Some(path) = database {
+        let sizes: Vec<Metric> = database_files(path)
+            .into_iter()
+            .map(|(file, p)| {
+                // A WAL that does not exist (yet, or after a clean close) is empty.
+                let size = std::fs::metadata(&p).map_or(0, |m| m.len());
+                gauge(size as f64, vec![LabelPair::new("file", file)])
+            })
+            .collect();
+        out.push(family(FILE_SIZE, MetricType::Gauge, sizes));
+    }
+    out.push(family(
+        GROUPS,
+        MetricType::Gauge,
+        vec![gauge(cache.group_count() as f64, Vec::new())],
+    ));
+    out.push(family(
+        SERIES,
+        MetricType::Gauge,
+        vec![gauge(cache.series_count() as f64, Vec::new())],
+    ));
+    out
+}
+
+fn family(name: &str, mtype: MetricType, metric: Vec<Metric>) -> MetricFamily {
+    MetricFamily {
+        name: Some(name.to_string()),
+        help: own_help(name).map(str::to_string),
+        r#type: Some(mtype as i32),
+        metric,
+        unit: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_fall_into_cumulative_buckets() {
+        let h = CommitHistogram::new();
+        h.observe(Duration::from_micros(50));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(10));
+        let p = h.to_proto();
+        assert_eq!(p.sample_count, Some(3));
+        let count_at = |bound: f64| {
+            p.bucket
+                .iter()
+                .find(|b| b.upper_bound == Some(bound))
+                .and_then(|b| b.cumulative_count)
+        };
+        assert_eq!(count_at(0.0001), Some(1));
+        assert_eq!(count_at(0.0025), Some(1));
+        assert_eq!(count_at(0.005), Some(2));
+        assert_eq!(count_at(2.5), Some(2));
+        assert!((p.sample_sum.unwrap() - 10.00305).abs() < 1e-9);
+    }
+
+    #[test]
+    fn file_sizes_cover_the_main_file_and_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("pg.db");
+        std::fs::write(&db, [0u8; 100]).unwrap();
+        let families = gather(&Cache::new(), &CommitHistogram::new(), Some(&db));
+        let sizes = families.iter().find(|f| f.name() == FILE_SIZE).unwrap();
+        let values: Vec<_> = sizes
+            .metric
+            .iter()
+            .map(|m| {
+                (
+                    m.label[0].value().to_string(),
+                    m.gauge.as_ref().unwrap().value,
+                )
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("main".to_string(), Some(100.0)),
+                ("wal".to_string(), Some(0.0))
+            ]
+        );
+    }
+
+    #[test]
+    fn an_in_memory_database_reports_no_file_sizes_and_families_are_sorted() {
+        let families = gather(&Cache::new(), &CommitHistogram::new(), None);
+        let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
+        assert_eq!(names, [COMMIT_DURATION, GROUPS, SERIES]);
+    }
+}
