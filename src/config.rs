@@ -28,6 +28,8 @@ pub struct Config {
     pub names: NameValidation,
     pub log_level: log::LevelFilter,
     pub log_format: LogFormat,
+    /// `--web.config.file`: TLS and authentication settings; `None` is plain HTTP.
+    pub web_config_file: Option<PathBuf>,
     /// Every flag's value as upstream shows it in `/api/v1/status` and on the status page.
     pub flags: BTreeMap<String, String>,
 }
@@ -121,6 +123,7 @@ impl TryFrom<Cli> for Config {
                 "web.enable-lifecycle".to_string(),
                 cli.enable_lifecycle.to_string(),
             ),
+            ("web.config.file".to_string(), cli.web_config_file.clone()),
             ("web.external-url".to_string(), cli.external_url.clone()),
             (
                 "web.listen-address".to_string(),
@@ -147,6 +150,8 @@ impl TryFrom<Cli> for Config {
             },
             log_level,
             log_format,
+            web_config_file: (!cli.web_config_file.is_empty())
+                .then(|| PathBuf::from(&cli.web_config_file)),
             flags,
         })
     }

@@ -13,6 +13,7 @@
 //! * [`cache`]: the in-memory copy `/metrics` and the checks read, indexed by group and name.
 //! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
 //! * [`self_metrics`]: the gateway's own metrics.
+//! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, extra headers.
 //!
 //! # Data flow
 //! ```text
@@ -45,3 +46,4 @@ pub mod routes;
 pub mod self_metrics;
 pub mod startup;
 pub mod store;
+pub mod web_config;
