@@ -50,8 +50,12 @@ impl BasicAuth {
         }
         let mut cost = 0;
         for (user, hash) in &users {
-            let parts = hash.parse::<bcrypt::HashParts>().map_err(|e| {
-                format!("basic_auth_users: the hash of user {user:?} is not a bcrypt hash ({e})")
+            // The parser's message may quote the hash: keep it out of the start-up line.
+            let parts = hash.parse::<bcrypt::HashParts>().map_err(|_| {
+                format!(
+                    "basic_auth_users: the hash of user {user:?} is not a bcrypt hash \
+                     ($2a$, $2b$ or $2y$, 60 characters)"
+                )
             })?;
             cost = cost.max(parts.get_cost());
         }

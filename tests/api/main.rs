@@ -7,4 +7,5 @@ mod metrics;
 mod persistence;
 mod push;
 mod routing;
+mod tls_auth;
 mod wire;
