@@ -36,10 +36,18 @@ impl std::fmt::Debug for BasicAuth {
 }
 
 /// The user name and password of an `Authorization: Basic …` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: Vec<u8>,
     pub password: Vec<u8>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &String::from_utf8_lossy(&self.user))
+            .finish_non_exhaustive()
+    }
 }
 
 impl BasicAuth {

@@ -4,7 +4,10 @@
 //! certificate verifiers, Go's cipher-suite and curve names onto the `ring` provider's suites
 //! and key-exchange groups, and `min_version`/`max_version` onto the protocol versions. rustls
 //! implements TLS 1.2 and 1.3 only, so a minimum of TLS 1.0 or 1.1 means 1.2 (what such a
-//! server would also accept) and a maximum below 1.2 is an error.
+//! server would also accept) and a maximum below 1.2 is an error. Suites and curves Go has
+//! and rustls lacks (CBC, RSA key exchange, P-521) are left out with a warning, as long as
+//! something usable remains. A verifying client-auth mode without a client CA checks client
+//! certificates against the system's CA bundle, as Go does.
 
 use std::sync::Arc;
 
@@ -156,7 +159,7 @@ fn load_key(file: &str, inline: &str) -> Result<PrivateKeyDer<'static>, String> 
     }
 }
 
-/// The client CA certificates (file or inline), possibly none.
+/// The configured client CA certificates (file or inline), possibly none.
 fn client_roots(s: &TlsSection) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     if s.client_ca_file.is_empty() && s.client_ca.is_empty() {
@@ -170,6 +173,37 @@ fn client_roots(s: &TlsSection) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// The files Go's crypto/x509 reads the system's CA bundle from on Linux, in its order.
+const SYSTEM_CA_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The system's CA bundle (`SSL_CERT_FILE` first, as Go), for verifying modes without a
+/// configured client CA. Certificates in it that rustls cannot use are skipped.
+fn system_roots() -> Result<RootCertStore, String> {
+    let from_env = std::env::var("SSL_CERT_FILE").ok();
+    let candidates = from_env
+        .iter()
+        .map(String::as_str)
+        .chain(SYSTEM_CA_FILES.iter().copied());
+    for file in candidates {
+        let Ok(certs) = CertificateDer::pem_file_iter(file) else {
+            continue;
+        };
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(certs.filter_map(Result::ok));
+        if !roots.is_empty() {
+            return Ok(roots);
+        }
+    }
+    Err("no client_ca_file (or client_ca) and no system CA bundle found".into())
+}
+
 fn client_verifier(
     mode: ClientAuth,
     roots: RootCertStore,
@@ -177,11 +211,11 @@ fn client_verifier(
 ) -> Result<Arc<dyn ClientCertVerifier>, String> {
     let has_roots = !roots.is_empty();
     let verified = |optional: bool| -> Result<Arc<dyn ClientCertVerifier>, String> {
-        if !has_roots {
-            return Err(format!(
-                "client_auth_type {mode:?} needs client_ca_file (or client_ca)"
-            ));
-        }
+        let roots = if has_roots {
+            roots
+        } else {
+            system_roots().map_err(|e| format!("client_auth_type {mode:?}: {e}"))?
+        };
         let builder =
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
         let builder = if optional {
@@ -350,10 +384,11 @@ fn cipher_suites(names: &[String]) -> Result<Vec<SupportedCipherSuite>, String> 
             continue;
         }
         if GO_ONLY_SUITES.contains(&name.as_str()) {
-            return Err(format!(
-                "cipher_suites: {name} is not available (only ECDHE suites with AES-GCM or \
-                 ChaCha20-Poly1305 are)"
-            ));
+            log::warn!(
+                "cipher_suites: {name} is left out: only ECDHE suites with AES-GCM or \
+                 ChaCha20-Poly1305 are available"
+            );
+            continue;
         }
         let id = TLS12_SUITES
             .iter()
@@ -393,16 +428,24 @@ fn kx_groups(
     if names.is_empty() {
         return Ok(ring::ALL_KX_GROUPS.to_vec());
     }
-    names
-        .iter()
-        .map(|name| match name.as_str() {
-            "X25519" => Ok(ring::kx_group::X25519),
-            "CurveP256" => Ok(ring::kx_group::SECP256R1),
-            "CurveP384" => Ok(ring::kx_group::SECP384R1),
-            "CurveP521" => Err("curve_preferences: CurveP521 is not available".to_string()),
-            other => Err(format!("curve_preferences: unknown curve {other:?}")),
-        })
-        .collect()
+    let mut groups = Vec::new();
+    for name in names {
+        match name.as_str() {
+            "X25519" => groups.push(ring::kx_group::X25519),
+            "CurveP256" => groups.push(ring::kx_group::SECP256R1),
+            "CurveP384" => groups.push(ring::kx_group::SECP384R1),
+            "CurveP521" => log::warn!("curve_preferences: CurveP521 is left out: not available"),
+            other => return Err(format!("curve_preferences: unknown curve {other:?}")),
+        }
+    }
+    if groups.is_empty() {
+        return Err(
+            "curve_preferences: none of the curves is available (use X25519, CurveP256 or \
+             CurveP384)"
+                .into(),
+        );
+    }
+    Ok(groups)
 }
 
 #[cfg(test)]
@@ -468,9 +511,21 @@ mod tests {
     }
 
     #[test]
-    fn unavailable_and_unknown_cipher_names_are_errors() {
-        let e = cipher_suites(&names(&["TLS_RSA_WITH_AES_128_CBC_SHA"])).unwrap_err();
-        assert!(e.contains("not available"), "{e}");
+    fn unavailable_cipher_names_are_left_out_and_unknown_ones_are_errors() {
+        let s = cipher_suites(&names(&[
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        ]))
+        .unwrap();
+        let tls12: Vec<_> = s
+            .iter()
+            .filter(|s| matches!(s, SupportedCipherSuite::Tls12(_)))
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(
+            tls12,
+            vec![CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]
+        );
         let e = cipher_suites(&names(&["NOPE"])).unwrap_err();
         assert!(e.contains("unknown cipher"), "{e}");
     }
@@ -495,16 +550,17 @@ mod tests {
     }
 
     #[test]
-    fn verifying_modes_need_a_client_ca() {
+    fn verifying_modes_without_a_client_ca_use_the_system_bundle_if_any() {
         let provider = Arc::new(ring::default_provider());
-        let e = client_verifier(
+        let result = client_verifier(
             ClientAuth::RequireAndVerifyClientCert,
             RootCertStore::empty(),
             &provider,
-        )
-        .err()
-        .unwrap();
-        assert!(e.contains("client_ca_file"), "{e}");
+        );
+        match system_roots() {
+            Ok(_) => assert!(result.is_ok()),
+            Err(_) => assert!(result.err().unwrap().contains("client_ca_file")),
+        }
         assert!(client_verifier(
             ClientAuth::RequestClientCert,
             RootCertStore::empty(),
@@ -518,6 +574,10 @@ mod tests {
         assert_eq!(
             kx_groups(&names(&["X25519", "CurveP256"])).unwrap().len(),
             2
+        );
+        assert_eq!(
+            kx_groups(&names(&["CurveP521", "X25519"])).unwrap().len(),
+            1
         );
         assert!(kx_groups(&names(&["CurveP521"])).is_err());
         assert!(kx_groups(&names(&["P999"])).is_err());
