@@ -449,3 +449,16 @@ fn a_broken_web_config_file_stops_start_up_with_a_one_line_reason() {
     assert!(!status.success());
     assert!(stderr.contains("cannot read"), "{stderr}");
 }
+
+#[actix_web::test]
+async fn the_rate_limit_answers_429_once_the_burst_is_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    std::fs::write(&path, "rate_limit:\n  burst: 2\n  interval: 1h\n").unwrap();
+    let app = spawn_with(&path, &[]).await;
+    assert_eq!(app.get("/-/healthy").await.status, 200);
+    assert_eq!(app.get("/-/healthy").await.status, 200);
+    let r = app.get("/-/healthy").await;
+    assert_eq!(r.status, 429, "{r:?}");
+    assert_eq!(r.body, "Too Many Requests\n");
+}
