@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(long = "web.external-url", default_value = "")]
     pub external_url: String,
 
+    /// Path to a configuration file that can enable TLS, client certificates, basic auth and
+    /// extra response headers (exporter-toolkit format). Empty: plain HTTP, no authentication.
+    #[arg(long = "web.config.file", default_value = "")]
+    pub web_config_file: String,
+
     /// Prefix for the internal routes. Defaults to the path of --web.external-url.
     #[arg(long = "web.route-prefix", default_value = "")]
     pub route_prefix: String,

@@ -33,6 +33,8 @@ pub struct Config {
     pub retention: crate::history::Retention,
     /// `--push.max-*` guard rails.
     pub limits: Limits,
+    /// `--web.config.file`: TLS and authentication settings; `None` is plain HTTP.
+    pub web_config_file: Option<PathBuf>,
     /// Every flag's value as upstream shows it in `/api/v1/status` and on the status page.
     pub flags: BTreeMap<String, String>,
 }
@@ -158,6 +160,7 @@ impl TryFrom<Cli> for Config {
                 "web.enable-lifecycle".to_string(),
                 cli.enable_lifecycle.to_string(),
             ),
+            ("web.config.file".to_string(), cli.web_config_file.clone()),
             ("web.external-url".to_string(), cli.external_url.clone()),
             (
                 "web.listen-address".to_string(),
@@ -191,6 +194,8 @@ impl TryFrom<Cli> for Config {
                     .then_some(cli.max_series_per_push),
                 max_series_total: (cli.max_series_total > 0).then_some(cli.max_series_total),
             },
+            web_config_file: (!cli.web_config_file.is_empty())
+                .then(|| PathBuf::from(&cli.web_config_file)),
             flags,
         })
     }

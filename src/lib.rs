@@ -17,6 +17,7 @@
 //! * [`self_metrics`]: the gateway's own metrics: [`http_metrics`] (requests, push
 //!   summaries over [`summary`]) and [`storage_metrics`].
 //! * [`limits`]: the optional `--push.max-*` guard rails.
+//! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, extra headers.
 //!
 //! # Data flow
 //! ```text
@@ -56,3 +57,4 @@ pub mod startup;
 pub mod storage_metrics;
 pub mod store;
 pub mod summary;
+pub mod web_config;

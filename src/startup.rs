@@ -11,6 +11,7 @@ use crate::gateway::{Gateway, Options};
 use crate::history::Pruner;
 use crate::routes::{dispatch, AppState};
 use crate::store::StoreError;
+use crate::web_config::{WebConfig, WebConfigError};
 
 /// Why the gateway could not start.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ pub enum StartupError {
         source: std::io::Error,
     },
     Routes(crate::router::PatternError),
+    WebConfig(WebConfigError),
 }
 
 impl std::fmt::Display for StartupError {
@@ -29,6 +31,7 @@ impl std::fmt::Display for StartupError {
             StartupError::Store(e) => write!(f, "{e}"),
             StartupError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartupError::Routes(e) => write!(f, "--web.route-prefix / --web.telemetry-path: {e}"),
+            StartupError::WebConfig(e) => write!(f, "{e}"),
         }
     }
 }
@@ -55,6 +58,12 @@ impl Application {
     /// Opens the database, loads every group into the cache, then binds the listeners, so
     /// the port only answers once `/metrics` is complete. Port 0 picks a free port.
     pub fn build(config: Config) -> Result<Application, StartupError> {
+        let web_config = match &config.web_config_file {
+            Some(path) => WebConfig::load(path).map_err(StartupError::WebConfig)?,
+            None => WebConfig::none(),
+        };
+        let tls = web_config.tls;
+        let http_guard = web::Data::new(web_config.guard);
         let started = std::time::Instant::now();
         let options = Options {
             retention: config.retention,
@@ -100,6 +109,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(http_guard.clone())
+                .wrap(actix_web::middleware::from_fn(crate::web_config::guard))
                 .default_service(web::to(dispatch))
         })
         .shutdown_timeout(30)
@@ -107,12 +118,14 @@ impl Application {
         // pool keeps threads, and glibc's per-thread malloc arenas, few.
         .worker_max_blocking_threads(8);
         for (listener, addr) in listeners.into_iter().zip(&addrs) {
-            server = server
-                .listen(listener)
-                .map_err(|source| StartupError::Bind {
-                    addr: *addr,
-                    source,
-                })?;
+            let listening = match &tls {
+                Some(tls) => server.listen_rustls_0_23(listener, tls.clone()),
+                None => server.listen(listener),
+            };
+            server = listening.map_err(|source| StartupError::Bind {
+                addr: *addr,
+                source,
+            })?;
         }
         let server = server.run();
         let pruner = Pruner::start(gateway.clone());

@@ -211,3 +211,41 @@ async fn max_rows_zero_records_no_values() {
         "0"
     );
 }
+
+#[actix_web::test]
+async fn the_basic_auth_user_is_recorded_as_the_pusher() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let web_config = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(
+        &web_config,
+        format!("basic_auth_users:\n  alice: '{hash}'\n"),
+    )
+    .unwrap();
+    let app = spawn_app(&[
+        &format!("--persistence.file={}", db.display()),
+        &format!("--web.config.file={}", web_config.display()),
+    ])
+    .await;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("alice:s3cret")
+    );
+    let r = app
+        .send_with(
+            "PUT",
+            "/metrics/job/authed",
+            b"a 1\n".to_vec(),
+            &[("Authorization", &auth)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let who = rows(
+        &conn,
+        "SELECT user, client_address FROM push_history WHERE job = 'authed'",
+    );
+    assert_eq!(who, [["alice".to_string(), "127.0.0.1".to_string()]]);
+}

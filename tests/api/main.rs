@@ -13,4 +13,5 @@ mod push;
 mod routing;
 mod self_metrics;
 mod systemd;
+mod tls_auth;
 mod wire;
