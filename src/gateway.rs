@@ -100,6 +100,8 @@ pub struct Gateway {
     path: Option<PathBuf>,
     /// How long each COMMIT took.
     commits: CommitHistogram,
+    /// Rows in the history tables (records, samples) as the last pruning pass counted them.
+    history_rows: Mutex<Option<(u64, u64)>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -121,12 +123,23 @@ impl Gateway {
             cache: RwLock::new(cache),
             path: path.map(Path::to_path_buf),
             commits: CommitHistogram::new(),
+            history_rows: Mutex::new(None),
         })
     }
 
     /// The database file, `None` for an in-memory database.
     pub fn database_path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Rows in the history tables (records, samples), once the pruner has counted them.
+    pub fn history_rows(&self) -> Option<(u64, u64)> {
+        *self.history_rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the history's row counts (the pruner counts them after each pass).
+    pub fn set_history_rows(&self, records: u64, samples: u64) {
+        *self.history_rows.lock().unwrap_or_else(|e| e.into_inner()) = Some((records, samples));
     }
 
     /// The durations of every COMMIT so far.

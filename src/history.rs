@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::gateway::Gateway;
-use crate::store::history::prune;
+use crate::store::history::{prune, row_counts};
 
 use crate::gofmt::format_float;
 use crate::proto::{Metric, MetricFamily, MetricType};
@@ -187,7 +187,11 @@ pub fn prune_once(gateway: &Gateway) {
         .get()
         .map_err(|e| e.to_string())
         .and_then(|mut conn| {
-            prune(&mut conn, cutoff, retention.max_sample_rows).map_err(|e| e.to_string())
+            let pruned =
+                prune(&mut conn, cutoff, retention.max_sample_rows).map_err(|e| e.to_string())?;
+            let (records, samples) = row_counts(&conn).map_err(|e| e.to_string())?;
+            gateway.set_history_rows(records.max(0) as u64, samples.max(0) as u64);
+            Ok(pruned)
         });
     match result {
         Ok(p) if p.records > 0 || p.samples > 0 => log::debug!(

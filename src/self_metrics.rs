@@ -88,6 +88,11 @@ const OWN: &[(&str, MetricType, &str)] = &[
         "Number of metric groups stored.",
     ),
     (
+        "pushgateway_storage_history_rows",
+        MetricType::Gauge,
+        "Rows in the pushed history, by table, as counted by the last pruning pass.",
+    ),
+    (
         "pushgateway_storage_series",
         MetricType::Gauge,
         "Number of series stored, each group's push_time_seconds and push_failure_time_seconds included.",
@@ -137,6 +142,7 @@ impl SelfMetrics {
             &gateway.cache(),
             gateway.commit_durations(),
             gateway.database_path(),
+            gateway.history_rows(),
         ));
         out.sort_by(|a, b| a.name().cmp(b.name()));
         out

@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | `pushgateway_storage_file_size_bytes` | gauge | `file`: `main` or `wal` (only with `--persistence.file`) |
 //! | `pushgateway_storage_commit_duration_seconds` | histogram | |
+//! | `pushgateway_storage_history_rows` | gauge | `table`: `push_history` or `pushed_samples` |
 //! | `pushgateway_storage_groups` | gauge | |
 //! | `pushgateway_storage_series` | gauge | |
 
@@ -20,6 +21,8 @@ use crate::self_metrics::own_help;
 pub const FILE_SIZE: &str = "pushgateway_storage_file_size_bytes";
 /// Name of the COMMIT duration histogram.
 pub const COMMIT_DURATION: &str = "pushgateway_storage_commit_duration_seconds";
+/// Name of the history row-count gauge.
+pub const HISTORY_ROWS: &str = "pushgateway_storage_history_rows";
 /// Name of the stored groups gauge.
 pub const GROUPS: &str = "pushgateway_storage_groups";
 /// Name of the stored series gauge.
@@ -117,6 +120,7 @@ pub fn gather(
     cache: &Cache,
     commits: &CommitHistogram,
     database: Option<&Path>,
+    history_rows: Option<(u64, u64)>,
 ) -> Vec<MetricFamily> {
     let gauge = |v: f64, label: Vec<LabelPair>| Metric {
         label,
@@ -147,6 +151,22 @@ pub fn gather(
         MetricType::Gauge,
         vec![gauge(cache.group_count() as f64, Vec::new())],
     ));
+    if let Some((records, samples)) = history_rows {
+        out.push(family(
+            HISTORY_ROWS,
+            MetricType::Gauge,
+            vec![
+                gauge(
+                    records as f64,
+                    vec![LabelPair::new("table", "push_history")],
+                ),
+                gauge(
+                    samples as f64,
+                    vec![LabelPair::new("table", "pushed_samples")],
+                ),
+            ],
+        ));
+    }
     out.push(family(
         SERIES,
         MetricType::Gauge,
@@ -195,7 +215,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("pg.db");
         std::fs::write(&db, [0u8; 100]).unwrap();
-        let families = gather(&Cache::new(), &CommitHistogram::new(), Some(&db));
+        let families = gather(&Cache::new(), &CommitHistogram::new(), Some(&db), None);
         let sizes = families.iter().find(|f| f.name() == FILE_SIZE).unwrap();
         let values: Vec<_> = sizes
             .metric
@@ -218,8 +238,11 @@ mod tests {
 
     #[test]
     fn an_in_memory_database_reports_no_file_sizes_and_families_are_sorted() {
-        let families = gather(&Cache::new(), &CommitHistogram::new(), None);
+        let families = gather(&Cache::new(), &CommitHistogram::new(), None, None);
         let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
         assert_eq!(names, [COMMIT_DURATION, GROUPS, SERIES]);
+        let families = gather(&Cache::new(), &CommitHistogram::new(), None, Some((3, 7)));
+        let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
+        assert_eq!(names, [COMMIT_DURATION, GROUPS, HISTORY_ROWS, SERIES]);
     }
 }

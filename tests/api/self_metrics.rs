@@ -201,6 +201,19 @@ async fn every_own_metric_is_present_with_its_labels_after_a_mix_of_requests() {
     );
     // b: x, y and its two timestamps; c: its two timestamps.
     assert_eq!(series(stored)[""], 6.0);
+    // Counted by the pruner at start-up (and each minute), so present with both tables.
+    let history = expect_family(
+        &families,
+        "pushgateway_storage_history_rows",
+        MetricType::Gauge,
+        "Rows in the pushed history, by table, as counted by the last pruning pass.",
+    );
+    let tables: Vec<String> = history
+        .metric
+        .iter()
+        .map(|m| m.label[0].value().to_string())
+        .collect();
+    assert_eq!(tables, ["push_history", "pushed_samples"]);
 
     for name in ["pushgateway_build_info", "process_start_time_seconds"] {
         assert!(families.contains_key(name), "{name}");
