@@ -25,6 +25,8 @@ pub enum ApiRoute {
     Metrics,
     /// `PUT /admin/wipe`, routed only with `--web.enable-admin-api`.
     Wipe,
+    /// `GET /history`: the pushed history (not in upstream).
+    History,
 }
 
 /// Upstream's API router; patterns are relative to the `P/api/v1` mount.
@@ -33,6 +35,7 @@ pub fn route_table(config: &Config) -> Result<Router<ApiRoute>, PatternError> {
     r.add("OPTIONS", "/*path", ApiRoute::Options)?;
     r.add("GET", "/status", ApiRoute::Status)?;
     r.add("GET", "/metrics", ApiRoute::Metrics)?;
+    r.add("GET", "/history", ApiRoute::History)?;
     if config.enable_admin_api {
         r.add("PUT", "/admin/wipe", ApiRoute::Wipe)?;
     }
@@ -108,6 +111,7 @@ fn counted(req: &HttpRequest, route: ApiRoute) -> ApiRoute {
             ApiRoute::Status => "api/v1/status",
             ApiRoute::Metrics => "api/v1/metrics",
             ApiRoute::Wipe => "wipe",
+            ApiRoute::History => "api/v1/history",
         },
     );
     route
@@ -132,6 +136,7 @@ pub async fn dispatch(
             ApiRoute::Status => status(state),
             ApiRoute::Metrics => metrics(state).await,
             ApiRoute::Wipe => lifecycle::wipe(req, state).await,
+            ApiRoute::History => history(req, state).await,
         },
         other => router_answer(req, other),
     };
@@ -189,6 +194,36 @@ async fn metrics(state: &web::Data<AppState>) -> HttpResponse {
         web::block(move || api::metrics_document(&groups, &jiff::tz::TimeZone::system())).await;
     match built {
         Ok(body) => json(body),
+        Err(e) => crate::error::ApiError::from(e).error_response_owned(),
+    }
+}
+
+/// GET `/api/v1/history`: pushed history records, newest first, from the database.
+async fn history(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
+    let query = match crate::history::parse_query(req.query_string()) {
+        Ok(q) => q,
+        Err(message) => {
+            let body =
+                serde_json::json!({"status": "error", "errorType": "bad_data", "error": message});
+            return with_cors(HttpResponse::BadRequest())
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .body(body.to_string());
+        }
+    };
+    let gateway = state.gateway.clone();
+    let rows = web::block(move || {
+        let conn = gateway
+            .pool()
+            .get()
+            .map_err(crate::store::StoreError::from)?;
+        crate::store::history::query(&conn, &query)
+            .map(|rows| (rows, query.limit))
+            .map_err(crate::store::StoreError::from)
+    })
+    .await;
+    match rows {
+        Ok(Ok((rows, limit))) => json(crate::history::history_document(&rows, limit).into_bytes()),
+        Ok(Err(e)) => crate::error::ApiError::from(e).error_response_owned(),
         Err(e) => crate::error::ApiError::from(e).error_response_owned(),
     }
 }

@@ -119,3 +119,98 @@ pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
         conn.query_row("SELECT count(*) FROM pushed_samples", [], |r| r.get(0))?,
     ))
 }
+
+/// Which history records to list (`GET /api/v1/history`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Grouping labels the record's group must have (name, value).
+    pub labels: Vec<(String, String)>,
+    /// Records at or after this time (Unix ns).
+    pub from_ns: Option<i64>,
+    /// Records before this time (Unix ns).
+    pub to_ns: Option<i64>,
+    /// `accepted` or `rejected`.
+    pub outcome: Option<String>,
+    /// Only records with an id below this (the previous page's last id).
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One record as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub time: String,
+    pub time_ns: i64,
+    pub method: String,
+    pub path: String,
+    pub grouping_key: Option<String>,
+    pub labels: Option<String>,
+    pub status: i64,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub body_bytes: i64,
+    pub families: Option<i64>,
+    pub series: Option<i64>,
+    pub client_address: Option<String>,
+    pub user: Option<String>,
+}
+
+/// Lists records, newest first.
+pub fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<HistoryRow>> {
+    let mut sql = String::from(
+        "SELECT id, time, time_ns, method, path, grouping_key, labels, status, outcome, error,
+                body_bytes, families, series, client_address, user
+         FROM push_history WHERE 1 = 1",
+    );
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    for (name, value) in &q.labels {
+        // json_extract takes a JSON path; quoting the name keeps any label name literal.
+        args.push(format!("$.{}", serde_json::Value::String(name.clone())).into());
+        args.push(value.clone().into());
+        sql.push_str(&format!(
+            " AND json_extract(labels, ?{}) = ?{}",
+            args.len() - 1,
+            args.len()
+        ));
+    }
+    let mut bind = |clause: &str, value: rusqlite::types::Value| {
+        args.push(value);
+        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+    };
+    if let Some(from) = q.from_ns {
+        bind("time_ns >=", from.into());
+    }
+    if let Some(to) = q.to_ns {
+        bind("time_ns <", to.into());
+    }
+    if let Some(outcome) = &q.outcome {
+        bind("outcome =", outcome.clone().into());
+    }
+    if let Some(before) = q.before_id {
+        bind("id <", before.into());
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", q.limit));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        Ok(HistoryRow {
+            id: r.get(0)?,
+            time: r.get(1)?,
+            time_ns: r.get(2)?,
+            method: r.get(3)?,
+            path: r.get(4)?,
+            grouping_key: r.get(5)?,
+            labels: r.get(6)?,
+            status: r.get(7)?,
+            outcome: r.get(8)?,
+            error: r.get(9)?,
+            body_bytes: r.get(10)?,
+            families: r.get(11)?,
+            series: r.get(12)?,
+            client_address: r.get(13)?,
+            user: r.get(14)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -249,3 +249,57 @@ async fn the_basic_auth_user_is_recorded_as_the_pusher() {
     );
     assert_eq!(who, [["alice".to_string(), "127.0.0.1".to_string()]]);
 }
+
+#[actix_web::test]
+async fn the_history_api_filters_and_pages() {
+    let app = spawn_app(&[]).await;
+    for v in 0..3 {
+        app.put("/metrics/job/backup/instance/db1", &format!("x {v}\n"))
+            .await;
+    }
+    app.put("/metrics/job/other", "y 1 5\n").await;
+    let get = |q: &str| {
+        let url = format!("/api/v1/history{q}");
+        let app = &app;
+        async move {
+            let r = app.get(&url).await;
+            (
+                r.status,
+                serde_json::from_str::<serde_json::Value>(&r.body).unwrap(),
+            )
+        }
+    };
+    let (status, page1) = get("?job=backup&limit=2").await;
+    assert_eq!(status, 200);
+    let pushes = page1["data"]["pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), 2);
+    assert_eq!(
+        pushes[0]["labels"],
+        serde_json::json!({"instance": "db1", "job": "backup"})
+    );
+    assert_eq!(pushes[0]["method"], "PUT");
+    assert_eq!(pushes[0]["outcome"], "accepted");
+    assert!(pushes[0]["id"].as_i64() > pushes[1]["id"].as_i64());
+    let next = page1["data"]["next_before_id"].as_i64().unwrap();
+    let (_, page2) = get(&format!("?job=backup&limit=2&before_id={next}")).await;
+    assert_eq!(page2["data"]["pushes"].as_array().unwrap().len(), 1);
+    assert_eq!(page2["data"]["next_before_id"], serde_json::Value::Null);
+
+    let (_, rejected) = get("?outcome=rejected").await;
+    let rejected = rejected["data"]["pushes"].as_array().unwrap().clone();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        rejected[0]["grouping_key"],
+        "{instance=\"\",job=\"other\"}".replace("instance=\"\",", "")
+    );
+    assert!(rejected[0]["error"]
+        .as_str()
+        .unwrap()
+        .ends_with("must not have timestamps"));
+
+    let (_, future) = get("?from=2999-01-01T00:00:00Z").await;
+    assert!(future["data"]["pushes"].as_array().unwrap().is_empty());
+    let (status, bad) = get("?limit=0").await;
+    assert_eq!(status, 400);
+    assert_eq!(bad["status"], "error");
+}
