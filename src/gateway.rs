@@ -369,15 +369,7 @@ impl Gateway {
         if let Some(id) = id {
             store::delete_group(&tx, id)?;
         }
-        let record = PushRecord {
-            time_ns: now_ns,
-            request,
-            key: Some(key),
-            status: 202,
-            error: None,
-            families: None,
-            series: None,
-        };
+        let record = PushRecord::bare(now_ns, request, Some(key), 202, None);
         insert_record(&tx, &record, &[])?;
         self.commit(tx)?;
         self.cache
@@ -401,15 +393,7 @@ impl Gateway {
     ) -> Result<(), StoreError> {
         let mut conn = self.lock_writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let record = PushRecord {
-            time_ns: now_ns,
-            request,
-            key,
-            status,
-            error: Some(error),
-            families: None,
-            series: None,
-        };
+        let record = PushRecord::bare(now_ns, request, key, status, Some(error));
         insert_record(&tx, &record, &[])?;
         self.commit(tx)?;
         Ok(())
@@ -420,15 +404,7 @@ impl Gateway {
         let mut conn = self.lock_writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         store::delete_all_groups(&tx)?;
-        let record = PushRecord {
-            time_ns: now_ns,
-            request,
-            key: None,
-            status: 202,
-            error: None,
-            families: None,
-            series: None,
-        };
+        let record = PushRecord::bare(now_ns, request, None, 202, None);
         insert_record(&tx, &record, &[])?;
         self.commit(tx)?;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());

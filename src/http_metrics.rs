@@ -12,8 +12,8 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, Version};
 use actix_web::HttpRequest;
 
-use crate::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
-use crate::self_metrics::own_help;
+use crate::proto::{Counter, LabelPair, Metric, MetricFamily};
+use crate::self_metrics::own_family;
 use crate::summary::{Summary, PUSH_OBJECTIVES};
 
 /// Name of the request counter.
@@ -92,7 +92,7 @@ impl HttpMetrics {
                     ..Default::default()
                 })
                 .collect();
-            out.push(family(name, MetricType::Summary, metric));
+            out.push(own_family(name, metric));
         }
         if !inner.requests.is_empty() {
             let metric = inner
@@ -111,19 +111,9 @@ impl HttpMetrics {
                     ..Default::default()
                 })
                 .collect();
-            out.push(family(REQUESTS_TOTAL, MetricType::Counter, metric));
+            out.push(own_family(REQUESTS_TOTAL, metric));
         }
         out
-    }
-}
-
-fn family(name: &str, mtype: MetricType, metric: Vec<Metric>) -> MetricFamily {
-    MetricFamily {
-        name: Some(name.to_string()),
-        help: own_help(name).map(str::to_string),
-        r#type: Some(mtype as i32),
-        metric,
-        unit: None,
     }
 }
 
@@ -286,7 +276,7 @@ mod tests {
         assert_eq!(families.len(), 1);
         let f = &families[0];
         assert_eq!(f.name(), REQUESTS_TOTAL);
-        assert_eq!(f.r#type(), MetricType::Counter);
+        assert_eq!(f.r#type(), crate::proto::MetricType::Counter);
         let first = &f.metric[0];
         let labels: Vec<_> = first
             .label

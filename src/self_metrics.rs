@@ -104,6 +104,17 @@ pub fn own_type(name: &str) -> Option<MetricType> {
     OWN.iter().find(|(n, _, _)| *n == name).map(|(_, t, _)| *t)
 }
 
+/// An own family with its table type and HELP text.
+pub fn own_family(name: &str, metric: Vec<Metric>) -> MetricFamily {
+    MetricFamily {
+        name: Some(name.to_string()),
+        help: own_help(name).map(str::to_string),
+        r#type: Some(own_type(name).unwrap_or(MetricType::Untyped) as i32),
+        metric,
+        unit: None,
+    }
+}
+
 /// The HELP text of the own family with this name, if there is one.
 pub fn own_help(name: &str) -> Option<&'static str> {
     OWN.iter().find(|(n, _, _)| *n == name).map(|(_, _, h)| *h)

@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::cache::Cache;
-use crate::proto::{Bucket, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
-use crate::self_metrics::own_help;
+use crate::proto::{Bucket, Gauge, Histogram, LabelPair, Metric, MetricFamily};
+use crate::self_metrics::own_family;
 
 /// Name of the file size gauge.
 pub const FILE_SIZE: &str = "pushgateway_storage_file_size_bytes";
@@ -127,9 +127,8 @@ pub fn gather(
         gauge: Some(Gauge { value: Some(v) }),
         ..Default::default()
     };
-    let mut out = vec![family(
+    let mut out = vec![own_family(
         COMMIT_DURATION,
-        MetricType::Histogram,
         vec![Metric {
             histogram: Some(commits.to_proto()),
             ..Default::default()
@@ -144,17 +143,15 @@ pub fn gather(
                 gauge(size as f64, vec![LabelPair::new("file", file)])
             })
             .collect();
-        out.push(family(FILE_SIZE, MetricType::Gauge, sizes));
+        out.push(own_family(FILE_SIZE, sizes));
     }
-    out.push(family(
+    out.push(own_family(
         GROUPS,
-        MetricType::Gauge,
         vec![gauge(cache.group_count() as f64, Vec::new())],
     ));
     if let Some((records, samples)) = history_rows {
-        out.push(family(
+        out.push(own_family(
             HISTORY_ROWS,
-            MetricType::Gauge,
             vec![
                 gauge(
                     records as f64,
@@ -167,22 +164,11 @@ pub fn gather(
             ],
         ));
     }
-    out.push(family(
+    out.push(own_family(
         SERIES,
-        MetricType::Gauge,
         vec![gauge(cache.series_count() as f64, Vec::new())],
     ));
     out
-}
-
-fn family(name: &str, mtype: MetricType, metric: Vec<Metric>) -> MetricFamily {
-    MetricFamily {
-        name: Some(name.to_string()),
-        help: own_help(name).map(str::to_string),
-        r#type: Some(mtype as i32),
-        metric,
-        unit: None,
-    }
 }
 
 #[cfg(test)]

@@ -112,7 +112,10 @@ fn family_object(family: &FamilyData, tz: &TimeZone) -> Json {
             "time_stamp".to_string(),
             Json::Str(rfc3339_nano(timestamp_from_ns(family.pushed_ns), tz)),
         ),
-        ("type".to_string(), Json::str(type_name(family.mtype))),
+        (
+            "type".to_string(),
+            Json::str(crate::proto::MetricType::upstream_name(family.mtype)),
+        ),
     ];
     if let Some(help) = family.help.as_deref().filter(|h| !h.is_empty()) {
         members.push(("help".to_string(), Json::str(help)));
@@ -124,18 +127,6 @@ fn family_object(family: &FamilyData, tz: &TimeZone) -> Json {
         .collect();
     members.push(("metrics".to_string(), Json::Array(metrics)));
     Json::Object(members)
-}
-
-/// `MetricType.String()` of client_model.
-fn type_name(t: MetricType) -> &'static str {
-    match t {
-        MetricType::Counter => "COUNTER",
-        MetricType::Gauge => "GAUGE",
-        MetricType::Summary => "SUMMARY",
-        MetricType::Untyped => "UNTYPED",
-        MetricType::Histogram => "HISTOGRAM",
-        MetricType::GaugeHistogram => "GAUGE_HISTOGRAM",
-    }
 }
 
 /// One series. Upstream switches on the family type: summaries and histograms get their

@@ -17,6 +17,27 @@ pub struct PushRecord<'a> {
     pub series: Option<usize>,
 }
 
+impl<'a> PushRecord<'a> {
+    /// A record with no family or series counts (deletes, wipes, requests refused early).
+    pub fn bare(
+        time_ns: i64,
+        request: &'a Request,
+        key: Option<&'a GroupingKey>,
+        status: u16,
+        error: Option<&'a str>,
+    ) -> PushRecord<'a> {
+        PushRecord {
+            time_ns,
+            request,
+            key,
+            status,
+            error,
+            families: None,
+            series: None,
+        }
+    }
+}
+
 /// Writes a push record and, for accepted pushes, its samples; returns the record's id.
 pub fn insert_record(
     tx: &Transaction<'_>,
