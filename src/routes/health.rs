@@ -1,5 +1,5 @@
-//! `/-/healthy` and `/-/ready`. The cache is warm before the listener opens, so a process
-//! that answers at all is ready.
+//! `/-/healthy` and `/-/ready`. Before the cache is warm, [`super::readiness`] answers every
+//! route but `/-/healthy` (`/-/ready` included) with 503, so reaching this handler means ready.
 
 use actix_web::HttpResponse;
 

@@ -9,6 +9,9 @@ mod health;
 mod lifecycle;
 mod metrics;
 mod push;
+mod readiness;
+
+pub use readiness::{serve, Readiness};
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};

@@ -7,5 +7,6 @@ mod history;
 mod metrics;
 mod persistence;
 mod push;
+mod readiness;
 mod routing;
 mod wire;
