@@ -2,6 +2,7 @@
 
 mod cli;
 mod consistency;
+mod ha;
 mod helpers;
 mod history;
 mod metrics;
