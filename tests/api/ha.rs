@@ -481,11 +481,14 @@ async fn haproxy_keeps_every_group_of_a_job_on_one_shard_and_a_down_shard_is_503
     let (_haproxy, addr) = start_haproxy(dir.path(), &addrs);
     let lb = client(addr);
 
+    let mut answered_by = vec![String::new(); JOBS];
     for job in 0..JOBS {
         for instance in 0..INSTANCES {
             let path = format!("/metrics/job/job{job}/instance/{instance}");
             let reply = lb.put(&path, "sharded 1\n").await;
             assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+            let shard = reply.headers.get("x-pushgateway-shard");
+            answered_by[job] = shard.and_then(|v| v.to_str().ok()).unwrap_or("").into();
         }
     }
     let mut owner = vec![None; JOBS];
@@ -514,6 +517,10 @@ async fn haproxy_keeps_every_group_of_a_job_on_one_shard_and_a_down_shard_is_503
         .enumerate()
         .map(|(job, o)| o.unwrap_or_else(|| panic!("job{job} is on no shard")))
         .collect();
+    for (job, shard) in owner.iter().enumerate() {
+        // The header operators use to find a job's shard names the right one.
+        assert_eq!(answered_by[job], format!("shard{shard}"), "job{job}");
+    }
     let busiest = (0..3)
         .max_by_key(|n| owner.iter().filter(|o| *o == n).count())
         .unwrap();
