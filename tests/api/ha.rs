@@ -481,15 +481,17 @@ async fn haproxy_keeps_every_group_of_a_job_on_one_shard_and_a_down_shard_is_503
     let (_haproxy, addr) = start_haproxy(dir.path(), &addrs);
     let lb = client(addr);
 
-    let mut answered_by = vec![String::new(); JOBS];
+    let mut answered_by = Vec::new();
     for job in 0..JOBS {
+        let mut shard = String::new();
         for instance in 0..INSTANCES {
             let path = format!("/metrics/job/job{job}/instance/{instance}");
             let reply = lb.put(&path, "sharded 1\n").await;
             assert_eq!(reply.status, 200, "{path}: {}", reply.body);
-            let shard = reply.headers.get("x-pushgateway-shard");
-            answered_by[job] = shard.and_then(|v| v.to_str().ok()).unwrap_or("").into();
+            let header = reply.headers.get("x-pushgateway-shard");
+            shard = header.and_then(|v| v.to_str().ok()).unwrap_or("").into();
         }
+        answered_by.push(shard);
     }
     let mut owner = vec![None; JOBS];
     for (n, shard) in shards.iter().enumerate() {
