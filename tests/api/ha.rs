@@ -255,12 +255,15 @@ fn check_survivors(
         .map(|(i, t)| (*i, age(*t)))
         .collect();
     let in_window = acks.iter().filter(|(_, t)| age(*t) <= window).count();
+    let oldest = match lost.iter().map(|(_, a)| *a).max() {
+        Some(age) => format!("the oldest lost push was acknowledged {age:?} before the kill"),
+        None => "none lost".to_string(),
+    };
     println!(
         "{drill}: {} of the {in_window} pushes acknowledged in the last {window:?} before the \
-         kill were lost ({} pushes in all); oldest lost push acknowledged {:?} before the kill",
+         kill were lost ({} pushes in all); {oldest}",
         lost.len(),
         acks.len(),
-        lost.iter().map(|(_, a)| *a).max().unwrap_or_default()
     );
     let too_old: Vec<_> = lost.iter().filter(|(_, a)| *a > window).collect();
     assert!(
