@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench load` (release build). `BENCH_SIZES=1000` limits the runs to
 //! the given group counts (comma-separated); each group has 50 series. Loopback only.
+//! Then the cost and data-loss window of Litestream replication (`BENCH_LITESTREAM=0` skips it;
+//! Litestream comes from `scripts/install-ha-deps.sh`).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -50,6 +52,7 @@ impl Gateway {
             .expect("gateway address")
             .parse()
             .expect("address");
+        wait_ready(addr);
         Gateway { child, addr }
     }
 
@@ -68,6 +71,25 @@ impl Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits until `/-/ready` answers 200: the cache warms after the listener is bound.
+fn wait_ready(addr: SocketAddr) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        let status = std::net::TcpStream::connect(addr).ok().and_then(|mut s| {
+            write!(s, "GET /-/ready HTTP/1.0\r\n\r\n").ok()?;
+            let mut response = String::new();
+            s.read_to_string(&mut response).ok()?;
+            response.split_whitespace().nth(1).map(str::to_string)
+        });
+        if status.as_deref() == Some("200") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("gateway at {addr} not ready");
 }
 
 fn group_body(group: usize, round: usize) -> String {
@@ -312,5 +334,175 @@ fn main() {
         if std::env::var("BENCH_HISTORY").map_or(true, |v| v != "0") {
             history_cost(1_000).await;
         }
+        if std::env::var("BENCH_LITESTREAM").as_deref() != Ok("0") {
+            litestream::bench().await;
+        }
     });
+}
+
+/// What Litestream costs next to the gateway and what it loses: push throughput and latency
+/// without and with `litestream replicate -exec` (file replica, the shipped
+/// `contrib/litestream/litestream.yml`), then the data-loss window at those intervals, measured
+/// by killing the whole process group and restoring. `BENCH_LITESTREAM=0` skips it; Litestream
+/// comes from `scripts/install-ha-deps.sh`.
+mod litestream {
+    use std::os::unix::process::CommandExt;
+
+    use super::*;
+
+    const LITESTREAM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/ha-venv/bin/litestream");
+    const CONFIG: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/litestream/litestream.yml"
+    );
+    const GROUPS: usize = 1_000;
+    const LOSS_RUNS: usize = 3;
+    const LOSS_PUSHING: Duration = Duration::from_secs(3);
+
+    /// The gateway as the child of Litestream, in a process group of its own.
+    struct Replicated {
+        child: Child,
+        addr: SocketAddr,
+    }
+
+    impl Replicated {
+        fn start(data: &Path, replica: &Path) -> Replicated {
+            std::fs::create_dir_all(data).expect("data directory");
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port");
+            let exec = format!(
+                "{} --persistence.file={}/pgw.db --web.listen-address={addr} --log.level=warn",
+                env!("CARGO_BIN_EXE_pushgateway"),
+                data.display()
+            );
+            let child = Command::new(LITESTREAM)
+                .args(["replicate", "-config", CONFIG, "-restore-if-db-not-exists"])
+                .args(["-exec", &exec])
+                .env("PGW_DATA", data)
+                .env("PGW_REPLICA_URL", format!("file://{}", replica.display()))
+                .env_remove("AWS_CA_BUNDLE")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("start litestream");
+            wait_ready(addr);
+            Replicated { child, addr }
+        }
+
+        /// `kill -9` of Litestream and the gateway together: the machine is gone.
+        fn kill_group(mut self) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .status();
+            let _ = self.child.wait();
+        }
+    }
+
+    async fn measure(client: &reqwest::Client, addr: SocketAddr, label: &str) {
+        run_concurrently(client, addr, GROUPS, GROUPS, 0).await;
+        let start = Instant::now();
+        let mut times = run_concurrently(client, addr, GROUPS, THROUGHPUT_PUSHES, 1).await;
+        let elapsed = start.elapsed();
+        times.sort();
+        let mut single = Vec::new();
+        for i in 0..LATENCY_PUSHES {
+            single.push(push(client, addr, (i * 7919) % GROUPS, 2).await);
+        }
+        single.sort();
+        println!(
+            "{label}: {:.0} pushes/s with {CONCURRENT_CLIENTS} clients (p50 {:.2} ms, p99 {:.2} ms); \
+             one client p50 {:.2} ms, p99 {:.2} ms",
+            THROUGHPUT_PUSHES as f64 / elapsed.as_secs_f64(),
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3,
+            percentile(&single, 0.5).as_secs_f64() * 1e3,
+            percentile(&single, 0.99).as_secs_f64() * 1e3,
+        );
+    }
+
+    /// One machine-loss run: pushes new groups one after another, kills the process group,
+    /// restores, and returns (pushes acknowledged, pushes lost, age at the kill of the oldest
+    /// lost push).
+    async fn loss_run(client: &reqwest::Client, dir: &Path) -> (usize, usize, Duration) {
+        let replica = dir.join("replica");
+        let gw = Replicated::start(&dir.join("data"), &replica);
+        let mut acks = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < LOSS_PUSHING {
+            let group = acks.len();
+            push(client, gw.addr, group, 0).await;
+            acks.push((group, Instant::now()));
+        }
+        let killed = Instant::now();
+        gw.kill_group();
+
+        let restored = dir.join("restored.db");
+        let status = Command::new(LITESTREAM)
+            .args(["restore", "-o"])
+            .arg(&restored)
+            .arg(format!("file://{}", replica.display()))
+            .env_remove("AWS_CA_BUNDLE")
+            .stderr(Stdio::null())
+            .status()
+            .expect("litestream restore");
+        assert!(status.success(), "litestream restore failed");
+        let gw = Gateway::start(&restored);
+        let metrics = client
+            .get(format!("http://{}/metrics", gw.addr))
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body");
+        gw.kill();
+        let lost: Vec<Duration> = acks
+            .iter()
+            .filter(|(g, _)| {
+                !metrics.contains(&format!(
+                    "instance=\"i{g}\",job=\"bench{}\",series=\"s0\"",
+                    g % 100
+                ))
+            })
+            .map(|(_, t)| killed.saturating_duration_since(*t))
+            .collect();
+        let window = lost.iter().max().copied().unwrap_or_default();
+        (acks.len(), lost.len(), window)
+    }
+
+    pub async fn bench() {
+        assert!(
+            Path::new(LITESTREAM).is_file(),
+            "{LITESTREAM} is missing: run scripts/install-ha-deps.sh, or BENCH_LITESTREAM=0 to skip"
+        );
+        println!(
+            "\n== Litestream, file replica, intervals of contrib/litestream/litestream.yml; \
+             {GROUPS} groups x {SERIES_PER_GROUP} series =="
+        );
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client");
+        let dir = tempfile::tempdir().expect("tempdir");
+
+        let plain = Gateway::start(&dir.path().join("plain.db"));
+        measure(&client, plain.addr, "without Litestream").await;
+        plain.kill();
+        let replicated = Replicated::start(&dir.path().join("data"), &dir.path().join("replica"));
+        measure(&client, replicated.addr, "with Litestream   ").await;
+        replicated.kill_group();
+
+        for run in 0..LOSS_RUNS {
+            let run_dir = dir.path().join(format!("loss{run}"));
+            let (acked, lost, window) = loss_run(&client, &run_dir).await;
+            println!(
+                "machine loss {}: {lost} of {acked} acknowledged pushes lost; the oldest lost \
+                 was acknowledged {:.0} ms before the kill",
+                run + 1,
+                window.as_secs_f64() * 1e3
+            );
+        }
+    }
 }

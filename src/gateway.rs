@@ -113,7 +113,12 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Opens the database (`None`: in memory), migrates it and loads every group into the cache.
     pub fn open(path: Option<&Path>, options: Options) -> Result<Gateway, StoreError> {
-        let pool = store::open(path)?;
+        Gateway::warm(store::open(path)?, path, options)
+    }
+
+    /// Loads every group of an opened and migrated database into the cache. Start-up runs
+    /// this after binding the listeners (see [`crate::startup`]).
+    pub fn warm(pool: Pool, path: Option<&Path>, options: Options) -> Result<Gateway, StoreError> {
         let writer = pool.get()?;
         let cache = warm_cache(&writer)?;
         Ok(Gateway {

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! * [`cli`] / [`config`]: upstream's flags as typed, then resolved once.
-//! * [`startup`]: opens the store, warms the cache, binds, serves.
+//! * [`startup`]: opens the store, binds, serves, warms the cache in the background.
 //! * [`routes`]: upstream's routing answers ([`router`]) and the thin HTTP handlers.
 //! * [`grouping_key`]: the group a push URL names, `@base64` forms included.
 //! * [`parse`]: push bodies (Content-Encoding, protobuf, the strict text parser).
@@ -27,7 +27,8 @@
 //!              ─► BEGIN IMMEDIATE … COMMIT ─► cache.put_group ─► unlock ─► 200
 //! GET /metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
 //! GET P/api/v1/… ─► routes::api_v1 (own router, CORS) ─► api::metrics_document(cache) ─► JSON
-//! start-up     ─► store::open (PRAGMAs, migrations) ─► store::load_all ─► cache ─► bind
+//! start-up     ─► store::open (PRAGMAs, migrations) ─► bind (only /-/healthy 200, the rest 503)
+//!              ─► background: store::load_all ─► cache ─► ready (every route served)
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]

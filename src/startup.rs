@@ -1,16 +1,17 @@
-//! Building and running the application: open the store, warm the cache, bind, serve.
+//! Building and running the application: open and migrate the store, bind, serve, and warm
+//! the cache in the background (`/-/ready` answers 503 until it is warm).
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, OnceLock};
+use std::sync::{mpsc, Arc, OnceLock};
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Config;
 use crate::gateway::{Gateway, Options};
 use crate::history::Pruner;
-use crate::routes::{dispatch, AppState};
-use crate::store::StoreError;
+use crate::routes::{serve, AppState, Readiness};
+use crate::store::{self, Pool, StoreError};
 use crate::web_config::{WebConfig, WebConfigError};
 
 /// Why the gateway could not start.
@@ -38,10 +39,17 @@ impl std::fmt::Display for StartupError {
 
 impl std::error::Error for StartupError {}
 
-/// A gateway whose store is open, cache warm and listeners bound, ready to run.
+/// A gateway whose store is open and listeners bound; the cache warms in the background.
 pub struct Application {
     server: Server,
     addrs: Vec<SocketAddr>,
+    readiness: web::Data<Readiness>,
+    /// What warming the cache gave; sent before the server is stopped on failure.
+    warmed: mpsc::Receiver<Result<Warm, StartupError>>,
+}
+
+/// What runs once the cache is warm, stopped when the server stops.
+struct Warm {
     gateway: Arc<Gateway>,
     pruner: Pruner,
 }
@@ -55,8 +63,12 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Opens the database, loads every group into the cache, then binds the listeners, so
-    /// the port only answers once `/metrics` is complete. Port 0 picks a free port.
+    /// Opens and migrates the database, binds the listeners and starts loading every group
+    /// into the cache on a thread of its own. A database that cannot be opened or migrated,
+    /// or an address that cannot be bound, fails here, before anything is served. Until the
+    /// cache is warm only `/-/healthy` answers 200 and every other route 503
+    /// ([`crate::routes::Readiness`]); a database that fails to load then stops the server,
+    /// and [`Application::run_until_stopped`] returns the reason. Port 0 picks a free port.
     pub fn build(config: Config) -> Result<Application, StartupError> {
         let web_config = match &config.web_config_file {
             Some(path) => WebConfig::load(path).map_err(StartupError::WebConfig)?,
@@ -64,7 +76,6 @@ impl Application {
         };
         let tls = web_config.tls;
         let http_guard = web::Data::new(web_config.guard);
-        let started = std::time::Instant::now();
         let options = Options {
             retention: config.retention,
             push_status: if config.disable_consistency_check {
@@ -74,18 +85,8 @@ impl Application {
             },
             max_series_total: config.limits.max_series_total,
         };
-        let gateway = Arc::new(
-            Gateway::open(config.database.as_deref(), options).map_err(StartupError::Store)?,
-        );
-        {
-            let cache = gateway.cache();
-            log::info!(
-                "loaded {} groups with {} series in {:?}",
-                cache.group_count(),
-                cache.series_count(),
-                started.elapsed()
-            );
-        }
+        let pool = store::open(config.database.as_deref()).map_err(StartupError::Store)?;
+        let readiness = web::Data::new(Readiness::new(&config).map_err(StartupError::Routes)?);
         let listeners = config
             .listen
             .iter()
@@ -101,17 +102,14 @@ impl Application {
             .filter_map(|l| l.local_addr().ok())
             .collect::<Vec<_>>();
 
-        let handle = Arc::new(OnceLock::new());
         // Built once, outside the per-worker closure, so every worker shares it.
-        let state = web::Data::new(
-            AppState::new(gateway.clone(), config, handle.clone()).map_err(StartupError::Routes)?,
-        );
+        let shared = readiness.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(shared.clone())
                 .app_data(http_guard.clone())
                 .wrap(actix_web::middleware::from_fn(crate::web_config::guard))
-                .default_service(web::to(dispatch))
+                .default_service(web::to(serve))
         })
         .shutdown_timeout(30)
         // Blocking work (pushes, renders) is serialised by the writer lock or short; a small
@@ -128,16 +126,32 @@ impl Application {
             })?;
         }
         let server = server.run();
-        let pruner = Pruner::start(gateway.clone());
+        let handle = Arc::new(OnceLock::new());
         let _ = handle.set(server.handle());
         for addr in &addrs {
             log::info!("listening on {addr}");
         }
+
+        let (sender, warmed) = mpsc::channel();
+        let ready = readiness.clone();
+        let stop = server.handle();
+        std::thread::Builder::new()
+            .name("cache-warm-up".into())
+            .spawn(move || {
+                let result = warm_up(pool, options, config, handle, &ready);
+                let failed = result.is_err();
+                // Sent first, so run_until_stopped finds the reason once the server stops.
+                let _ = sender.send(result);
+                if failed {
+                    drop(stop.stop(false));
+                }
+            })
+            .map_err(|e| StartupError::Store(StoreError::Open(format!("cache warm-up: {e}"))))?;
         Ok(Application {
             server,
             addrs,
-            gateway,
-            pruner,
+            readiness,
+            warmed,
         })
     }
 
@@ -146,13 +160,54 @@ impl Application {
         &self.addrs
     }
 
+    /// Whether the cache is warm and every route served.
+    pub fn is_ready(&self) -> bool {
+        self.readiness.is_ready()
+    }
+
     /// Serves until SIGINT, SIGTERM or `/-/quit`; in-flight requests finish first. The
-    /// database closes when the last handle to it is dropped.
+    /// database closes when the last handle to it is dropped. A database that failed to load
+    /// into the cache stops the server and is returned as the error.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.pruner.stop();
-        drop(self.gateway);
+        match self.warmed.try_recv() {
+            Ok(Ok(warm)) => {
+                warm.pruner.stop();
+                drop(warm.gateway);
+            }
+            Ok(Err(e)) => return Err(std::io::Error::other(e)),
+            // Stopped while the cache was still loading; that thread ends with the process.
+            Err(_) => log::info!("stopped before the cache was warm"),
+        }
         log::info!("stopped");
         result
     }
+}
+
+/// Loads the cache, then makes every route available and starts history pruning.
+fn warm_up(
+    pool: Pool,
+    options: Options,
+    config: Config,
+    server: Arc<OnceLock<ServerHandle>>,
+    readiness: &Readiness,
+) -> Result<Warm, StartupError> {
+    let started = std::time::Instant::now();
+    let gateway = Arc::new(
+        Gateway::warm(pool, config.database.as_deref(), options).map_err(StartupError::Store)?,
+    );
+    {
+        let cache = gateway.cache();
+        log::info!(
+            "loaded {} groups with {} series in {:?}",
+            cache.group_count(),
+            cache.series_count(),
+            started.elapsed()
+        );
+    }
+    let state = AppState::new(gateway.clone(), config, server).map_err(StartupError::Routes)?;
+    let pruner = Pruner::start(gateway.clone());
+    readiness.set_ready(state);
+    log::info!("ready");
+    Ok(Warm { gateway, pruner })
 }

@@ -1,5 +1,6 @@
-//! `/-/healthy` and `/-/ready`. The cache is warm before the listener opens, so a process
-//! that answers at all is ready; it is healthy while the database still takes writes.
+//! `/-/healthy` and `/-/ready`. Before the cache is warm, [`super::readiness`] answers every
+//! route but `/-/healthy` (`/-/ready` included) with 503, so reaching this handler means ready;
+//! once ready, the gateway is healthy while the database still takes writes.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};

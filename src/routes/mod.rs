@@ -11,6 +11,9 @@ mod instrument;
 mod lifecycle;
 mod metrics;
 mod push;
+mod readiness;
+
+pub use readiness::{serve, Readiness};
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};

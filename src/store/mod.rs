@@ -217,3 +217,80 @@ pub fn probe_writable(conn: &mut Connection) -> rusqlite::Result<()> {
     .optional()?;
     tx.commit()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Litestream's own tables and rows, as `litestream replicate` leaves them in the database.
+    const LITESTREAM_TABLES: &str = "
+        CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER);
+        CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER);
+        INSERT INTO _litestream_seq (id, seq) VALUES (1, 42);
+        INSERT INTO _litestream_lock (id) VALUES (1);";
+
+    fn key() -> GroupingKey {
+        GroupingKey::from_labels(
+            [("job", "a"), ("instance", "i")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn litestream_tables_with_rows_are_left_alone_by_migrations_and_loading() {
+        // Litestream may touch the file before the gateway's first start (restore, then
+        // replicate) or after it (replication added to a running deployment).
+        for litestream_first in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("pg.db");
+            if litestream_first {
+                Connection::open(&path)
+                    .unwrap()
+                    .execute_batch(LITESTREAM_TABLES)
+                    .unwrap();
+            }
+            {
+                let pool = open(Some(&path)).unwrap();
+                let mut conn = pool.get().unwrap();
+                if !litestream_first {
+                    conn.execute_batch(LITESTREAM_TABLES).unwrap();
+                }
+                let tx = conn.transaction().unwrap();
+                let id = insert_group(&tx, &key(), 2, 0, 1).unwrap();
+                upsert_family(&tx, id, "x", "GAUGE", None, 2, 1, b"family").unwrap();
+                tx.commit().unwrap();
+            }
+
+            // A restart: migrations run again, then the cache is loaded.
+            let pool = open(Some(&path)).unwrap();
+            let conn = pool.get().unwrap();
+            let groups = load_groups(&conn).unwrap();
+            assert_eq!(groups.len(), 1);
+            assert_eq!(groups[0].key, key());
+            assert_eq!(groups[0].last_push_ns, 2);
+            let mut families = Vec::new();
+            load_families(&conn, 10, |batch| {
+                families.extend(batch);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(families.len(), 1);
+            assert_eq!(families[0].blob, b"family");
+            let seq: i64 = conn
+                .query_row("SELECT seq FROM _litestream_seq WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            let locks: i64 = conn
+                .query_row("SELECT count(*) FROM _litestream_lock", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((seq, locks), (42, 1), "Litestream's rows are untouched");
+            let version: i64 = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+        }
+    }
+}

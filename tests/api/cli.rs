@@ -65,3 +65,27 @@ fn version_and_help_go_to_stdout() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--persistence.file"));
 }
+
+#[actix_web::test]
+async fn a_database_that_cannot_be_loaded_stops_the_gateway_with_one_line() {
+    // Opening and migrating succeed, so the listener is bound; loading the cache then fails
+    // in the background and must still end the process with a reason and a non-zero status.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pg.db");
+    let p = crate::helpers::Process::start(&db, &[]);
+    assert_eq!(p.client().put("/metrics/job/a", "x 1\n").await.status, 200);
+    assert!(p.terminate().success());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE metric_families SET family = x'ffffffff'", [])
+        .unwrap();
+    drop(conn);
+
+    let (code, err) = run(&[
+        "--web.listen-address=127.0.0.1:0",
+        "--log.level=error",
+        &format!("--persistence.file={}", db.display()),
+    ]);
+    assert_ne!(code, 0);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("unreadable row in database"), "{err}");
+}

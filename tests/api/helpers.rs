@@ -29,6 +29,12 @@ pub async fn spawn_app(args: &[&str]) -> TestApp {
     let config = Config::try_from(Cli::try_parse_from(argv).expect("flags")).expect("config");
     let app = Application::build(config).expect("gateway starts");
     let addr = app.addrs()[0];
+    // The cache warms in the background; tests start once every route is served.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !app.is_ready() && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(app.is_ready(), "gateway became ready");
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         addr,
@@ -147,8 +153,18 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `pushgateway` and waits until it logs its listening address.
+    /// Starts `pushgateway` and waits until its cache is warm (`/-/ready` answers 200).
     pub fn start(db: &Path, extra: &[&str]) -> Process {
+        let process = Process::spawn(db, extra);
+        assert!(
+            process.wait_ready(Duration::from_secs(60)),
+            "gateway became ready"
+        );
+        process
+    }
+
+    /// Starts `pushgateway` and waits only until it logs its listening address.
+    pub fn spawn(db: &Path, extra: &[&str]) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
             .arg("--web.listen-address=127.0.0.1:0")
             .arg(format!("--persistence.file={}", db.display()))
@@ -177,6 +193,18 @@ impl Process {
             .parse()
             .expect("address");
         Process { child, addr }
+    }
+
+    /// Polls `/-/ready` until it answers 200; false when `timeout` passes first.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if get_status(self.addr, "/-/ready") == Some(200) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 
     /// SIGKILL: no chance to flush or close anything.
@@ -210,4 +238,16 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The status of a plain GET on a blocking connection; `None` when nothing answers.
+pub fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
 }

@@ -3,6 +3,7 @@
 mod api_v1;
 mod cli;
 mod consistency;
+mod ha;
 mod helpers;
 mod history;
 mod limits;
@@ -10,6 +11,7 @@ mod logging;
 mod metrics;
 mod persistence;
 mod push;
+mod readiness;
 mod routing;
 mod self_metrics;
 mod systemd;
