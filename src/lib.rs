@@ -13,6 +13,8 @@
 //! * [`cache`]: the in-memory copy `/metrics` and the checks read, indexed by group and name.
 //! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
 //! * [`self_metrics`]: the gateway's own metrics.
+//! * [`status_page`]: the browser status page's views (templates in `templates/`, assets in
+//!   `static/`), read from the cache.
 //!
 //! # Data flow
 //! ```text
@@ -44,4 +46,5 @@ pub mod router;
 pub mod routes;
 pub mod self_metrics;
 pub mod startup;
+pub mod status_page;
 pub mod store;

@@ -82,6 +82,11 @@ impl SelfMetrics {
         SelfMetrics { start_time_seconds }
     }
 
+    /// When the process started, in Unix seconds.
+    pub fn start_time_seconds(&self) -> f64 {
+        self.start_time_seconds
+    }
+
     /// The own families with current values, sorted by name.
     pub fn gather(&self) -> Vec<MetricFamily> {
         let proc = ProcStats::read();

@@ -9,6 +9,8 @@ mod health;
 mod lifecycle;
 mod metrics;
 mod push;
+mod static_files;
+mod status;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
@@ -40,6 +42,12 @@ pub enum Route {
     Wipe,
     /// `GET /-/quit`, unprefixed whatever the route prefix, as upstream.
     QuitGet,
+    /// `GET P/` and `GET P/status`: the status page.
+    Status,
+    /// `GET P/status/group/job@base64/…`: one group's families for the status page.
+    StatusGroup,
+    /// `GET P/static/*filepath`: the status page's assets.
+    Static,
 }
 
 /// State shared by every worker.
@@ -105,6 +113,14 @@ fn route_table(config: &Config) -> Result<Router<Route>, PatternError> {
     if config.enable_admin_api {
         r.add("PUT", &format!("{p}/api/v1/admin/wipe"), Route::Wipe)?;
     }
+    r.add("GET", &format!("{p}/"), Route::Status)?;
+    r.add("GET", &format!("{p}/status"), Route::Status)?;
+    r.add(
+        "GET",
+        &format!("{p}/status/group/*path"),
+        Route::StatusGroup,
+    )?;
+    r.add("GET", &format!("{p}/static/*filepath"), Route::Static)?;
     Ok(r)
 }
 
@@ -151,6 +167,11 @@ pub async fn dispatch(
             Route::Quit => lifecycle::quit(&state),
             Route::Wipe => lifecycle::wipe(&state).await,
             Route::QuitGet => lifecycle::quit_get(),
+            Route::Status => status::page(&req, &state).await,
+            Route::StatusGroup => {
+                status::group(&req, &state, params.get("path").unwrap_or_default()).await
+            }
+            Route::Static => static_files::serve(params.get("filepath").unwrap_or_default()),
         },
         Resolution::Redirect { status, location } => redirect(&req, status, location),
         Resolution::MethodNotAllowed { allow } => HttpResponse::MethodNotAllowed()
