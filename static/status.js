@@ -80,7 +80,7 @@
 
   function updateCounts() {
     const all = groups();
-    const failing = all.filter((li) => li.classList.contains('is-failed')).length;
+    const failing = all.filter((item) => item.classList.contains('is-failed')).length;
     $('group-count').textContent = all.length;
     $('stat-groups').textContent = all.length;
     $('stat-failing').textContent = failing;
@@ -94,15 +94,22 @@
   const filter = $('filter');
   const onlyFailed = $('only-failed');
 
+  // Lower-cased label text of each row, computed on first use.
+  const searchText = new WeakMap();
+
   function applyFilter() {
     const terms = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
     let shown = 0;
     const all = groups();
-    for (const li of all) {
-      li.dataset.text ??= li.querySelector('.labels').textContent.toLowerCase();
-      const match = (!onlyFailed.checked || li.classList.contains('is-failed'))
-        && terms.every((t) => li.dataset.text.includes(t));
-      li.hidden = !match;
+    for (const item of all) {
+      let text = searchText.get(item);
+      if (text === undefined) {
+        text = item.querySelector('.labels').textContent.toLowerCase();
+        searchText.set(item, text);
+      }
+      const match = (!onlyFailed.checked || item.classList.contains('is-failed'))
+        && terms.every((t) => text.includes(t));
+      if (item.hidden === match) item.hidden = !match;
       if (match) shown += 1;
     }
     $('no-match').hidden = shown > 0 || all.length === 0;
@@ -118,23 +125,23 @@
   // --- Families, loaded when a group is opened --------------------------------------------
 
   // The families container is created on first open, to keep the page small.
-  function familiesBox(li) {
-    let box = li.querySelector('.families');
+  function familiesBox(item) {
+    let box = item.querySelector('.families');
     if (!box) {
       box = document.createElement('div');
       box.className = 'families';
-      li.querySelector('details').append(box);
+      item.append(box);
     }
     return box;
   }
 
-  async function loadFamilies(li) {
-    const box = familiesBox(li);
+  async function loadFamilies(item) {
+    const box = familiesBox(item);
     if (box.dataset.state === 'loading' || box.dataset.state === 'loaded') return;
     box.dataset.state = 'loading';
     box.innerHTML = '<p class="loading">Loading metrics…</p>';
     try {
-      const response = await fetch(`${base}/status/group${li.dataset.path}`);
+      const response = await fetch(`${base}/status/group${item.dataset.path}`);
       if (response.status === 404) {
         box.dataset.state = 'gone';
         box.innerHTML = '<p class="notice bad">This group no longer exists. Reload the page to see the current groups.</p>';
@@ -144,8 +151,9 @@
       // The fragment is server-rendered HTML with every value escaped.
       box.innerHTML = await response.text();
       box.dataset.state = 'loaded';
-      humanizeTimes(box);
+      humanizeTimes(item);
     } catch (error) {
+      // Closing and reopening the group retries.
       box.dataset.state = 'failed';
       box.innerHTML = '';
       const p = document.createElement('p');
@@ -155,14 +163,11 @@
     }
   }
 
-  // `toggle` does not bubble, so listen in the capture phase.
-  list.addEventListener('toggle', (event) => {
-    const details = event.target;
-    if (!(details instanceof HTMLDetailsElement)) return;
-    const li = details.closest('li.group');
-    if (details.open) loadFamilies(li);
-    else if (familiesBox(li).dataset.state === 'failed') familiesBox(li).dataset.state = 'idle';
-  }, true);
+  function toggleGroup(item) {
+    const open = item.classList.toggle('open');
+    item.querySelector('.toggle').setAttribute('aria-expanded', String(open));
+    if (open) loadFamilies(item);
+  }
 
   // --- Deletes ----------------------------------------------------------------------------
 
@@ -171,29 +176,34 @@
     return `HTTP ${response.status}${text ? `: ${text}` : ''}`;
   }
 
-  list.addEventListener('click', async (event) => {
+  // One listener for all rows: a click anywhere on a row opens or closes the group, except
+  // on its delete button.
+  list.addEventListener('click', (event) => {
+    const row = event.target.closest('.row');
+    if (!row) return;
+    const item = row.closest('.group');
     const button = event.target.closest('button.delete');
-    if (!button) return;
-    // The button sits in the <summary>: do not open or close the group.
-    event.preventDefault();
-    event.stopPropagation();
-    const li = button.closest('li.group');
-    const labels = Array.from(li.querySelectorAll('.labels .badge'), (b) => b.textContent).join(', ');
+    if (button) deleteGroup(item, button);
+    else if (!window.getSelection().toString()) toggleGroup(item);
+  });
+
+  async function deleteGroup(item, button) {
+    const labels = Array.from(item.querySelectorAll('.labels .badge'), (b) => b.textContent).join(', ');
     const ok = await confirmAction('Delete this group?',
       `The group {${labels}} and all its metrics will be deleted.`, 'Delete group');
     if (!ok) return;
     button.disabled = true;
     try {
-      const response = await fetch(`${base}/metrics${li.dataset.path}`, { method: 'DELETE' });
+      const response = await fetch(`${base}/metrics${item.dataset.path}`, { method: 'DELETE' });
       if (!response.ok) throw new Error(await failure(response));
-      li.remove();
+      item.remove();
       updateCounts();
       toast('Group deleted');
     } catch (error) {
       button.disabled = false;
       toast(`Delete failed: ${error.message}`, true);
     }
-  });
+  }
 
   const deleteAll = $('delete-all');
   if (deleteAll) {

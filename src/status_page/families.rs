@@ -104,8 +104,13 @@ fn series_view(m: &Metric, mtype: MetricType, group: &Group, names: NameValidati
         .iter()
         .map(|l| {
             let (name, value) = (l.name(), l.value());
-            // Labels that only repeat the grouping key are shown muted.
-            let kind = if group.key.get(name) == Some(value) {
+            // Labels that only repeat the grouping key (or the `instance=""` added to a key
+            // without one) are shown muted.
+            let repeats_key = match group.key.get(name) {
+                Some(key_value) => key_value == value,
+                None => name == "instance" && value.is_empty(),
+            };
+            let kind = if repeats_key {
                 BadgeKind::Grouping
             } else {
                 BadgeKind::Other
@@ -289,6 +294,17 @@ mod tests {
                 ("disk", "other")
             ]
         );
+    }
+
+    #[test]
+    fn the_empty_instance_added_to_a_key_without_one_is_muted() {
+        let mut g = group_with(vec![]);
+        g.key = GroupingKey::from_labels([("job".to_string(), "batch".to_string())]).unwrap();
+        let mut m = labelled(&[("instance", ""), ("job", "batch"), ("x", "")]);
+        m.gauge = Some(Gauge { value: Some(2.0) });
+        let s = series_view(&m, MetricType::Gauge, &g, NameValidation::Legacy);
+        let kinds: Vec<_> = s.labels.iter().map(|b| b.kind).collect();
+        assert_eq!(kinds, ["grouping", "grouping", "other"]);
     }
 
     #[test]
