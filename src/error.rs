@@ -110,3 +110,9 @@ impl From<actix_web::error::BlockingError> for ApiError {
         ApiError::Internal(format!("blocking task failed: {e}"))
     }
 }
+
+impl From<askama::Error> for ApiError {
+    fn from(e: askama::Error) -> Self {
+        ApiError::Internal(format!("rendering a page: {e}"))
+    }
+}

@@ -18,6 +18,8 @@
 //!   summaries over [`summary`]) and [`storage_metrics`].
 //! * [`limits`]: the optional `--push.max-*` guard rails.
 //! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, extra headers.
+//! * [`status_page`]: the browser status page's views (templates in `templates/`, assets in
+//!   `static/`), read from the cache.
 //!
 //! # Data flow
 //! ```text
@@ -55,6 +57,7 @@ pub mod router;
 pub mod routes;
 pub mod self_metrics;
 pub mod startup;
+pub mod status_page;
 pub mod storage_metrics;
 pub mod store;
 pub mod summary;

@@ -144,6 +144,11 @@ impl SelfMetrics {
         }
     }
 
+    /// When the process started, in Unix seconds.
+    pub fn start_time_seconds(&self) -> f64 {
+        self.start_time_seconds
+    }
+
     /// Every own family with current values, sorted by name: process, build, HTTP and the
     /// storage of `gateway`.
     pub fn gather(&self, gateway: &Gateway) -> Vec<MetricFamily> {

@@ -21,6 +21,9 @@ pub fn handler_name(route: Route, method: &Method) -> Option<&'static str> {
         Route::Ready => Some("ready"),
         Route::Group { .. } if method == Method::DELETE => Some("delete"),
         Route::Group { .. } => Some("push"),
+        // The group fragment is part of the status page (upstream has no such route).
+        Route::Status | Route::StatusGroup => Some("status"),
+        Route::Static => Some("static"),
         Route::Metrics | Route::Quit | Route::QuitGet => None,
     }
 }

@@ -12,6 +12,8 @@ mod lifecycle;
 mod metrics;
 mod push;
 mod readiness;
+mod static_files;
+mod status;
 
 pub use readiness::{serve, Readiness};
 
@@ -45,6 +47,12 @@ pub enum Route {
     Quit,
     /// `GET /-/quit`, unprefixed whatever the route prefix, as upstream.
     QuitGet,
+    /// `GET P/` and `GET P/status`: the status page.
+    Status,
+    /// `GET P/status/group/job@base64/…`: one group's families for the status page.
+    StatusGroup,
+    /// `GET P/static/*filepath`: the status page's assets.
+    Static,
 }
 
 /// State shared by every worker.
@@ -113,6 +121,14 @@ fn route_table(config: &Config) -> Result<Router<Route>, PatternError> {
     r.add("PUT", &format!("{p}/-/quit"), Route::Quit)?;
     r.add("POST", &format!("{p}/-/quit"), Route::Quit)?;
     r.add("GET", "/-/quit", Route::QuitGet)?;
+    r.add("GET", &format!("{p}/"), Route::Status)?;
+    r.add("GET", &format!("{p}/status"), Route::Status)?;
+    r.add(
+        "GET",
+        &format!("{p}/status/group/*path"),
+        Route::StatusGroup,
+    )?;
+    r.add("GET", &format!("{p}/static/*filepath"), Route::Static)?;
     Ok(r)
 }
 
@@ -190,6 +206,11 @@ async fn route_request(
             }
             Route::Quit => lifecycle::quit(&state),
             Route::QuitGet => lifecycle::quit_get(),
+            Route::Status => status::page(&req, &state).await,
+            Route::StatusGroup => {
+                status::group(&req, &state, params.get("path").unwrap_or_default()).await
+            }
+            Route::Static => static_files::serve(params.get("filepath").unwrap_or_default()),
         },
         other => router_answer(&req, other),
     }

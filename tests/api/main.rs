@@ -1,6 +1,7 @@
 //! Integration tests: the real server on an ephemeral loopback port, spoken to over HTTP.
 
 mod api_v1;
+mod browser;
 mod cli;
 mod consistency;
 mod ha;
@@ -14,6 +15,7 @@ mod push;
 mod readiness;
 mod routing;
 mod self_metrics;
+mod status_page;
 mod systemd;
 mod tls_auth;
 mod wire;
