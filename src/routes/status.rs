@@ -14,7 +14,11 @@ use jiff::tz::TimeZone;
 use super::AppState;
 use crate::error::{plain_text, ApiError};
 use crate::exposition::negotiate::accepts_gzip_in;
-use crate::status_page::families::GroupFamilies;
+use crate::status_page::families::{GroupFamilies, PushView};
+use crate::store::history::HistoryQuery;
+
+/// How many of a group's latest pushes the opened group shows.
+const RECENT_PUSHES: u32 = 10;
 use crate::status_page::{parse_group_path, StatusPage};
 
 /// The page. Rendered off the async workers: with many groups it takes milliseconds.
@@ -52,16 +56,36 @@ pub async fn group(req: &HttpRequest, state: &web::Data<AppState>, path: &str) -
             "expected a group path /job@base64/<job>{/<name>@base64/<value>}\n",
         );
     };
+    let canonical = key.canonical();
     let key = key.upstream_key();
+    let gateway = state.gateway.clone();
+    // The group's latest pushes come from the history; a failure only leaves them out.
+    let recent = web::block(move || -> Result<_, String> {
+        let conn = gateway.pool().get().map_err(|e| e.to_string())?;
+        let query = HistoryQuery {
+            grouping_key: Some(canonical),
+            limit: RECENT_PUSHES,
+            ..Default::default()
+        };
+        crate::store::history::query(&conn, &query).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r)
+    .unwrap_or_else(|e| {
+        log::warn!("reading the recent pushes of a group: {e}");
+        Vec::new()
+    });
     let gzip = wants_gzip(req);
     let state = state.clone();
     let rendered = web::block(move || {
         let tz = TimeZone::system();
-        let view = {
+        let mut view = {
             let cache = state.gateway.cache();
             let group = cache.group(&key)?;
             GroupFamilies::new(group, state.config.names, &tz)
         };
+        view.recent = recent.iter().map(|row| PushView::new(row, &tz)).collect();
         Some(
             view.render()
                 .map_err(ApiError::from)

@@ -1,5 +1,6 @@
 //! The families of one group as the status page shows them when the group is opened: the
-//! HTML fragment served by `GET P/status/group?key=…` (see [`super`]).
+//! HTML fragment served by `GET P/status/group/job@base64/…` (see [`super`]), with the
+//! group's latest pushes from the pushed history.
 //!
 //! Counters, gauges and untyped metrics show their value. Summaries and histograms show one
 //! small table per series (quantiles or cumulative buckets, then count and sum), and native
@@ -15,11 +16,44 @@ use crate::cache::Group;
 use crate::names::{is_legacy_label_name, NameValidation};
 use crate::proto::{Histogram, Metric, MetricType, Summary};
 
-/// The families fragment of one group.
+/// The families fragment of one group, with its recent pushes from the history.
 #[derive(Debug, Template)]
 #[template(path = "status_group.html", whitespace = "minimize")]
 pub struct GroupFamilies {
     pub families: Vec<FamilyView>,
+    /// The group's latest pushes and deletes, newest first.
+    pub recent: Vec<PushView>,
+}
+
+/// One record of the pushed history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushView {
+    pub time: Option<TimeView>,
+    pub method: String,
+    pub status: i64,
+    pub accepted: bool,
+    /// Why it was rejected; empty when accepted.
+    pub error: String,
+    pub client: String,
+}
+
+impl PushView {
+    /// The view of a history row.
+    pub fn new(row: &crate::store::history::HistoryRow, tz: &TimeZone) -> PushView {
+        PushView {
+            time: time_view(row.time_ns, tz),
+            method: row.method.clone(),
+            status: row.status,
+            accepted: row.outcome == "accepted",
+            error: row.error.clone().unwrap_or_default(),
+            client: match (&row.user, &row.client_address) {
+                (Some(user), Some(addr)) => format!("{user} @ {addr}"),
+                (None, Some(addr)) => addr.clone(),
+                (Some(user), None) => user.clone(),
+                (None, None) => String::new(),
+            },
+        }
+    }
 }
 
 /// One metric family.
@@ -83,7 +117,10 @@ impl GroupFamilies {
                 }
             })
             .collect();
-        GroupFamilies { families }
+        GroupFamilies {
+            families,
+            recent: Vec::new(),
+        }
     }
 }
 

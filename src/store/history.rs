@@ -144,6 +144,8 @@ pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 /// Which history records to list (`GET /api/v1/history`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryQuery {
+    /// Exactly this group (its canonical grouping key).
+    pub grouping_key: Option<String>,
     /// Grouping labels the record's group must have (name, value).
     pub labels: Vec<(String, String)>,
     /// Records at or after this time (Unix ns).
@@ -200,6 +202,9 @@ pub fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<Histor
         args.push(value);
         sql.push_str(&format!(" AND {clause} ?{}", args.len()));
     };
+    if let Some(key) = &q.grouping_key {
+        bind("grouping_key =", key.clone().into());
+    }
     if let Some(from) = q.from_ns {
         bind("time_ns >=", from.into());
     }

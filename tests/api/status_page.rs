@@ -272,3 +272,33 @@ async fn static_assets_are_served_with_their_types() {
     assert_eq!(app.get("/pg/static/status.css").await.status, 200);
     assert_eq!(app.get("/static/status.css").await.status, 404);
 }
+
+#[actix_web::test]
+async fn an_opened_group_shows_its_recent_pushes_and_why_they_failed() {
+    let app = spawn_app(&[]).await;
+    app.put("/metrics/job/recent", "a 1\n").await;
+    app.put("/metrics/job/recent", "a 2 123\n").await;
+    let key = pushgateway::grouping_key::GroupingKey::from_labels([(
+        "job".to_string(),
+        "recent".to_string(),
+    )])
+    .unwrap();
+    let fragment = page(&app, &format!("/status/group{}", key.to_base64_path())).await;
+    assert!(fragment.contains("Recent pushes"), "{fragment}");
+    assert_eq!(
+        fragment.matches("<tr class=\"push-ok\">").count(),
+        1,
+        "{fragment}"
+    );
+    assert_eq!(
+        fragment.matches("<tr class=\"push-failed\">").count(),
+        1,
+        "{fragment}"
+    );
+    assert!(fragment.contains("400 rejected"), "{fragment}");
+    assert!(
+        fragment.contains("pushed metrics must not have timestamps"),
+        "{fragment}"
+    );
+    assert!(fragment.contains("127.0.0.1"), "{fragment}");
+}
