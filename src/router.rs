@@ -10,11 +10,10 @@
 //!
 //! Everything here is a pure function of the request line:
 //!
-//! 1. [`mux_dispatch`] — ServeMux (Go ≥ 1.22): a malformed escape is a `400`,
-//!    an unclean *escaped* path or the bare API mount is redirected
-//!    ([`CLEAN_PATH_REDIRECT_STATUS`], query kept), else the decoded path goes
-//!    to the API router (mount stripped) or the main router. Its parts,
-//!    [`percent_decode`] and [`clean_path`], are public too.
+//! 1. ServeMux (Go ≥ 1.22): [`percent_decode`] (a malformed escape is a
+//!    `400`) and [`clean_path`] (an unclean *escaped* path is redirected with
+//!    [`CLEAN_PATH_REDIRECT_STATUS`], query kept). The API mount is
+//!    `crate::routes::api_v1`'s.
 //! 2. [`Router::resolve`] — httprouter's decision on the *decoded* path.
 //!
 //! The router is a segment matcher over the route table, not httprouter's
@@ -163,113 +162,6 @@ pub fn clean_path(escaped_path: &str) -> Option<String> {
     let trailing = escaped_path.ends_with('/');
     let cleaned = join_rooted(&elements, trailing);
     (cleaned != escaped_path).then_some(cleaned)
-}
-
-/// Where upstream's ServeMux sends a request. It has two patterns:
-/// `P/api/v1/` (the API router behind `http.StripPrefix("P/api/v1")`) and `/`
-/// (the main router).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MuxTarget {
-    /// Redirect with [`CLEAN_PATH_REDIRECT_STATUS`] to this path (append `?`
-    /// and the raw query when non-empty): the path was not clean, or it was
-    /// the API mount without its trailing slash.
-    Redirect {
-        /// Escaped path to redirect to.
-        location: String,
-    },
-    /// Route the decoded `path` with the API router.
-    Api {
-        /// The decoded path with `P/api/v1` stripped; starts with `/`.
-        path: String,
-    },
-    /// Route the decoded `path` with the main router.
-    Main {
-        /// The decoded request path.
-        path: String,
-    },
-    /// `404 page not found` from `StripPrefix`: the path is under the API
-    /// mount only once decoded (e.g. `/api/v%31/status`), so the escaped
-    /// prefix cannot be stripped.
-    NotFound,
-}
-
-/// Why a request path cannot be routed at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathError {
-    /// Go answers `400 Bad Request` before any handler.
-    MalformedEscape(MalformedEscape),
-    /// The decoded path is not UTF-8 (`%FF`). Upstream routes it anyway;
-    /// this service refuses it, and the caller picks the answer.
-    NotUtf8,
-}
-
-impl fmt::Display for PathError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PathError::MalformedEscape(e) => e.fmt(f),
-            PathError::NotUtf8 => f.write_str("decoded path is not valid UTF-8"),
-        }
-    }
-}
-
-impl Error for PathError {}
-
-/// Go ≥ 1.22 ServeMux in front of upstream's two routers, for the escaped
-/// path of the request target (without the query) and the computed route
-/// prefix `P` (`""` or `/x`, no trailing slash).
-///
-/// Order as in Go: malformed escapes fail request parsing; the mux then
-/// redirects `P/api/v1` to `P/api/v1/`, then redirects any unclean path; the
-/// API pattern is matched segment by segment on the *unescaped* segments
-/// (`/api%2Fv1/…` is one segment and goes to the main router), and
-/// `StripPrefix` must strip the prefix from both the decoded and the escaped
-/// path.
-pub fn mux_dispatch(route_prefix: &str, escaped_path: &str) -> Result<MuxTarget, PathError> {
-    let decode = |raw: &str| -> Result<String, PathError> {
-        let bytes = percent_decode(raw).map_err(PathError::MalformedEscape)?;
-        String::from_utf8(bytes).map_err(|_| PathError::NotUtf8)
-    };
-    let decoded = decode(escaped_path)?;
-    let mount = format!("{route_prefix}/api/v1");
-    let mount_segments: Vec<&str> = mount.split('/').skip(1).collect();
-
-    let cleaned = clean_path(escaped_path).unwrap_or_else(|| escaped_path.to_owned());
-    let cleaned_segments: Vec<&str> = cleaned.split('/').skip(1).collect();
-    let segment_matches = |i: usize| -> Result<bool, PathError> {
-        match (cleaned_segments.get(i), mount_segments.get(i)) {
-            (Some(raw), Some(want)) => Ok(decode(raw)? == *want),
-            _ => Ok(false),
-        }
-    };
-    let mut under_mount = cleaned_segments.len() > mount_segments.len();
-    for i in 0..mount_segments.len() {
-        under_mount &= segment_matches(i)?;
-    }
-    let mut is_bare_mount = cleaned_segments.len() == mount_segments.len();
-    for i in 0..mount_segments.len() {
-        is_bare_mount &= segment_matches(i)?;
-    }
-    if is_bare_mount {
-        let clean_decoded = join_rooted(&clean_elements(&decoded), false);
-        return Ok(MuxTarget::Redirect {
-            location: format!("{}/", escape_path(&clean_decoded).trim_end_matches('/')),
-        });
-    }
-    if cleaned != escaped_path {
-        return Ok(MuxTarget::Redirect { location: cleaned });
-    }
-    if !under_mount {
-        return Ok(MuxTarget::Main { path: decoded });
-    }
-    // Go keeps the escaped form (RawPath) only when it differs from the
-    // default escaping of the decoded path; StripPrefix needs both to shrink.
-    let raw_path_differs = escape_path(&decoded) != escaped_path;
-    match decoded.strip_prefix(&mount) {
-        Some(rest) if !raw_path_differs || escaped_path.starts_with(&mount) => Ok(MuxTarget::Api {
-            path: rest.to_owned(),
-        }),
-        _ => Ok(MuxTarget::NotFound),
-    }
 }
 
 /// httprouter's `CleanPath`, applied before the case-insensitive lookup. It
@@ -1091,89 +983,6 @@ mod tests {
         let r = main_router("");
         let (_, params) = matched(r.resolve("PUT", &decoded("/metrics/job/x/l/a%2F%2Fb")));
         assert_eq!(params.get("labels"), Some("/l/a//b"));
-    }
-
-    // --- ServeMux dispatch (§1.1, §1.4, §1.5) ---
-
-    fn api(path: &str) -> Result<MuxTarget, PathError> {
-        Ok(MuxTarget::Api { path: path.into() })
-    }
-
-    fn main_path(path: &str) -> Result<MuxTarget, PathError> {
-        Ok(MuxTarget::Main { path: path.into() })
-    }
-
-    fn mux_redirect(location: &str) -> Result<MuxTarget, PathError> {
-        Ok(MuxTarget::Redirect {
-            location: location.into(),
-        })
-    }
-
-    #[test]
-    fn api_paths_go_to_the_api_router_with_the_mount_stripped() {
-        assert_eq!(mux_dispatch("", "/api/v1/status"), api("/status"));
-        assert_eq!(mux_dispatch("", "/api/v1/"), api("/"));
-        assert_eq!(mux_dispatch("/pg", "/pg/api/v1/metrics"), api("/metrics"));
-        assert_eq!(mux_dispatch("", "/api/v1/st%61tus"), api("/status"));
-    }
-
-    #[test]
-    fn everything_else_goes_to_the_main_router_decoded() {
-        assert_eq!(
-            mux_dispatch("", "/metrics/job/a%2Fb"),
-            main_path("/metrics/job/a/b")
-        );
-        assert_eq!(
-            mux_dispatch("", "/api/v2/status"),
-            main_path("/api/v2/status")
-        );
-        assert_eq!(
-            mux_dispatch("/pg", "/api/v1/status"),
-            main_path("/api/v1/status")
-        );
-        assert_eq!(
-            mux_dispatch("", "/api%2Fv1/status"),
-            main_path("/api/v1/status")
-        );
-    }
-
-    #[test]
-    fn the_bare_api_mount_redirects_to_it_with_a_slash() {
-        assert_eq!(mux_dispatch("", "/api/v1"), mux_redirect("/api/v1/"));
-        assert_eq!(
-            mux_dispatch("/pg", "/pg/api/v1"),
-            mux_redirect("/pg/api/v1/")
-        );
-        assert_eq!(mux_dispatch("", "//api/v1"), mux_redirect("/api/v1/"));
-    }
-
-    #[test]
-    fn unclean_paths_redirect_before_routing() {
-        assert_eq!(
-            mux_dispatch("", "/metrics/job//a/b"),
-            mux_redirect("/metrics/job/a/b")
-        );
-        assert_eq!(
-            mux_dispatch("", "/api/v1/./status"),
-            mux_redirect("/api/v1/status")
-        );
-    }
-
-    #[test]
-    fn an_api_mount_reached_only_through_escapes_is_404_from_strip_prefix() {
-        assert_eq!(
-            mux_dispatch("", "/api/v%31/status"),
-            Ok(MuxTarget::NotFound)
-        );
-    }
-
-    #[test]
-    fn malformed_escapes_and_non_utf8_paths_are_errors() {
-        assert!(matches!(
-            mux_dispatch("", "/l/%"),
-            Err(PathError::MalformedEscape(_))
-        ));
-        assert_eq!(mux_dispatch("", "/l/%FF"), Err(PathError::NotUtf8));
     }
 
     // --- matching (§1.3, §1.6) ---

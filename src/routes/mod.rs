@@ -31,7 +31,9 @@ use crate::error::plain_text;
 use crate::gateway::Gateway;
 use crate::limits::body_too_large;
 use crate::parse::encoding::{decode_body, BodyDecodeError};
-use crate::router::{clean_path, percent_decode, PatternError, Resolution, Router};
+use crate::router::{
+    clean_path, percent_decode, PatternError, Resolution, Router, CLEAN_PATH_REDIRECT_STATUS,
+};
 use crate::self_metrics::SelfMetrics;
 
 /// What a matched route does.
@@ -157,7 +159,9 @@ async fn route_request(
             Some(q) => format!("{cleaned}?{q}"),
             None => cleaned,
         };
-        return HttpResponse::build(StatusCode::TEMPORARY_REDIRECT)
+        let status = StatusCode::from_u16(CLEAN_PATH_REDIRECT_STATUS)
+            .unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+        return HttpResponse::build(status)
             .insert_header((header::LOCATION, location))
             .finish();
     }
