@@ -26,24 +26,21 @@ CREATE TABLE push_history (
     series         INTEGER,
     -- Who pushed: the client's address and, with basic auth, the user.
     client_address TEXT,
-    user           TEXT
+    user           TEXT,
+    -- The values of an accepted push: a JSON array with one object per sample,
+    -- {"metric": "backup_bytes", "labels": {"target": "s3"}, "value": 1.2e9}, where labels are
+    -- the sample's labels beyond the grouping labels and a value that is not finite is a string
+    -- ("NaN", "+Inf", "-Inf"). NULL when values are not recorded or were pruned. One column
+    -- rather than one row per sample keeps the cost of recording on the push path small; the
+    -- sample_history view expands it.
+    samples        TEXT,
+    -- How many samples `samples` holds (0 when NULL).
+    sample_count   INTEGER NOT NULL DEFAULT 0
 );
 
 -- "Which pushes failed in the last hour", "recent pushes of this group".
 CREATE INDEX push_history_time ON push_history (time_ns);
 CREATE INDEX push_history_group ON push_history (grouping_key, time_ns);
-
--- The samples of accepted pushes, so a metric's value over time can be queried per group.
-CREATE TABLE pushed_samples (
-    push_id INTEGER NOT NULL REFERENCES push_history (id) ON DELETE CASCADE,
-    -- The sample's name as exposed (histograms give _bucket, _sum and _count samples).
-    metric  TEXT    NOT NULL,
-    -- All of the sample's labels as JSON, grouping labels included.
-    labels  TEXT    NOT NULL,
-    value   REAL
-);
-
-CREATE INDEX pushed_samples_push ON pushed_samples (push_id, metric);
 
 -- Rejected pushes (and deletes), with the reason and who sent them.
 CREATE VIEW failed_pushes AS
@@ -51,11 +48,19 @@ SELECT id, time, time_ns, method, grouping_key, job, status, error, client_addre
 FROM push_history
 WHERE outcome = 'rejected';
 
--- One row per sample value pushed, with when and by which group.
+-- One row per sample value pushed, with when and by which group; labels are all of the
+-- sample's labels, grouping labels included.
 CREATE VIEW sample_history AS
-SELECT h.time, h.time_ns, h.grouping_key, h.job, s.metric, s.labels, s.value, h.id AS push_id
-FROM pushed_samples s
-JOIN push_history h ON h.id = s.push_id;
+SELECT h.time,
+       h.time_ns,
+       h.grouping_key,
+       h.job,
+       json_extract(s.value, '$.metric')                     AS metric,
+       json_patch(h.labels, json_extract(s.value, '$.labels')) AS labels,
+       json_extract(s.value, '$.value')                      AS value,
+       h.id                                                  AS push_id
+FROM push_history h, json_each(h.samples) s
+WHERE h.samples IS NOT NULL;
 
 -- Each group's last successful and last failed push, from the current state.
 CREATE VIEW group_status AS

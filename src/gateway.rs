@@ -22,7 +22,7 @@ use crate::cache::{Cache, Group};
 use crate::consistency::{check_family, check_push, join_errors};
 use crate::group::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
-use crate::history::{self, Request, Retention, Sample};
+use crate::history::{self, Request, Retention};
 use crate::limits;
 use crate::proto::MetricFamily;
 use crate::storage_metrics::CommitHistogram;
@@ -209,6 +209,7 @@ impl Gateway {
             error: None,
             families: Some(family_count),
             series: Some(series_count),
+            samples: samples.as_ref().map(|(json, n)| (json.as_str(), *n)),
         };
         let key_bytes: Arc<[u8]> = key.upstream_key().into();
 
@@ -240,6 +241,7 @@ impl Gateway {
             let answer = format!("{INCONSISTENT}{message}");
             record.status = 400;
             record.error = Some(&answer);
+            record.samples = None;
             self.record_failure(&mut conn, key, key_bytes, existing, &record)?;
             return Err(PushError::Rejected(message));
         }
@@ -261,7 +263,7 @@ impl Gateway {
             }
             None => (store::insert_group(&tx, key, now_ns, 0, now_ns)?, now_ns, 0),
         };
-        insert_record(&tx, &record, &samples)?;
+        insert_record(&tx, &record)?;
         for family in &prepared {
             store::upsert_family(
                 &tx,
@@ -321,7 +323,7 @@ impl Gateway {
                         join_errors(&clash)
                     );
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    insert_record(&tx, record, &[])?;
+                    insert_record(&tx, record)?;
                     self.commit(tx)?;
                     return Ok(());
                 }
@@ -342,7 +344,7 @@ impl Gateway {
         } else {
             store::update_group_times(&tx, group.id, group.last_push_ns, now_ns)?;
         }
-        insert_record(&tx, record, &[])?;
+        insert_record(&tx, record)?;
         self.commit(tx)?;
         group.last_failure_ns = now_ns;
         insert_timestamps(
@@ -375,7 +377,7 @@ impl Gateway {
             store::delete_group(&tx, id)?;
         }
         let record = PushRecord::bare(now_ns, request, Some(key), 202, None);
-        insert_record(&tx, &record, &[])?;
+        insert_record(&tx, &record)?;
         self.commit(tx)?;
         self.cache
             .write()
@@ -399,7 +401,7 @@ impl Gateway {
         let mut conn = self.lock_writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let record = PushRecord::bare(now_ns, request, key, status, Some(error));
-        insert_record(&tx, &record, &[])?;
+        insert_record(&tx, &record)?;
         self.commit(tx)?;
         Ok(())
     }
@@ -410,7 +412,7 @@ impl Gateway {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         store::delete_all_groups(&tx)?;
         let record = PushRecord::bare(now_ns, request, None, 202, None);
-        insert_record(&tx, &record, &[])?;
+        insert_record(&tx, &record)?;
         self.commit(tx)?;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let count = cache.group_count();
@@ -424,8 +426,9 @@ struct Prepared {
     families: Vec<Arc<FamilyData>>,
     /// What rejects the push (timestamps first, as upstream).
     errors: Vec<String>,
-    /// The samples to record in the history (none when values are off).
-    samples: Vec<Sample>,
+    /// The values to record in the history, as JSON, and their number (none when values
+    /// are off).
+    samples: Option<(String, usize)>,
 }
 
 fn prepare(
@@ -441,7 +444,7 @@ fn prepare(
         return Prepared {
             families: Vec::new(),
             errors: vec!["pushed metrics must not have timestamps".to_string()],
-            samples: Vec::new(),
+            samples: None,
         };
     }
     let mut errors = Vec::new();
@@ -455,14 +458,15 @@ fn prepare(
         sanitize(&mut family, key);
         errors.extend(check_family(&family));
         if with_samples {
-            samples.extend(history::samples(&family));
+            samples.extend(history::samples(&family, key));
         }
         prepared.push(Arc::new(FamilyData::new(&family, now_ns)));
     }
     Prepared {
         families: prepared,
+        samples: (with_samples && errors.is_empty())
+            .then(|| (history::samples_json(&samples), samples.len())),
         errors,
-        samples,
     }
 }
 

@@ -12,6 +12,7 @@ use crate::gateway::Gateway;
 use crate::store::history::{prune, row_counts};
 
 use crate::gofmt::format_float;
+use crate::grouping_key::GroupingKey;
 use crate::proto::{Metric, MetricFamily, MetricType};
 
 /// How much history is kept.
@@ -52,20 +53,20 @@ pub struct AuthenticatedUser(pub String);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub metric: String,
-    /// The sample's labels as a JSON object.
-    pub labels: String,
+    /// The sample's labels beyond the grouping labels (those are on the push record).
+    pub labels: serde_json::Map<String, serde_json::Value>,
     pub value: f64,
 }
 
-/// The samples of a sanitised family: one per value line of its text exposition.
-pub fn samples(family: &MetricFamily) -> Vec<Sample> {
+/// The samples of a family sanitised for `key`: one per value line of its text exposition.
+pub fn samples(family: &MetricFamily, key: &GroupingKey) -> Vec<Sample> {
     let name = family.name();
     let mut out = Vec::new();
     for m in &family.metric {
         let mut push = |suffix: &str, extra: Option<(&str, f64)>, value: f64| {
             out.push(Sample {
                 metric: format!("{name}{suffix}"),
-                labels: labels_json(m, extra),
+                labels: sample_labels(m, key, extra),
                 value,
             });
         };
@@ -120,9 +121,13 @@ pub fn samples(family: &MetricFamily) -> Vec<Sample> {
     out
 }
 
-fn labels_json(m: &Metric, extra: Option<(&str, f64)>) -> String {
+fn sample_labels(
+    m: &Metric,
+    key: &GroupingKey,
+    extra: Option<(&str, f64)>,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut map = serde_json::Map::new();
-    for l in &m.label {
+    for l in m.label.iter().filter(|l| key.get(l.name()).is_none()) {
         map.insert(
             l.name().to_string(),
             serde_json::Value::String(l.value().to_string()),
@@ -131,7 +136,22 @@ fn labels_json(m: &Metric, extra: Option<(&str, f64)>) -> String {
     if let Some((name, v)) = extra {
         map.insert(name.to_string(), serde_json::Value::String(format_float(v)));
     }
-    serde_json::Value::Object(map).to_string()
+    map
+}
+
+/// The `push_history.samples` column: a JSON array of `{"metric", "labels", "value"}`, with
+/// values that JSON cannot hold as numbers written as Go formats them (`NaN`, `+Inf`).
+pub fn samples_json(samples: &[Sample]) -> String {
+    let array: Vec<serde_json::Value> = samples
+        .iter()
+        .map(|s| {
+            let value = serde_json::Number::from_f64(s.value)
+                .map(serde_json::Value::Number)
+                .unwrap_or_else(|| serde_json::Value::String(format_float(s.value)));
+            serde_json::json!({"metric": s.metric, "labels": s.labels, "value": value})
+        })
+        .collect();
+    serde_json::Value::Array(array).to_string()
 }
 
 /// How often the history is pruned.
@@ -369,10 +389,14 @@ mod tests {
             }],
             ..Default::default()
         };
-        let s = samples(&family);
+        let key = GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap();
+        let s = samples(&family, &key);
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].metric, "h_bucket");
-        assert_eq!(s[0].labels, r#"{"job":"j","le":"1"}"#);
+        assert_eq!(
+            serde_json::Value::Object(s[0].labels.clone()).to_string(),
+            r#"{"le":"1"}"#
+        );
         assert_eq!((s[1].metric.as_str(), s[1].value), ("h_sum", 4.5));
         assert_eq!((s[2].metric.as_str(), s[2].value), ("h_count", 3.0));
     }
@@ -396,8 +420,12 @@ mod tests {
             }],
             ..Default::default()
         };
-        let s = samples(&family);
-        assert_eq!(s[0].labels, r#"{"quantile":"0.5"}"#);
+        let key = GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap();
+        let s = samples(&family, &key);
+        assert_eq!(
+            serde_json::Value::Object(s[0].labels.clone()).to_string(),
+            r#"{"quantile":"0.5"}"#
+        );
         assert_eq!(
             s.iter().map(|s| s.metric.as_str()).collect::<Vec<_>>(),
             ["s", "s_sum", "s_count"]
@@ -422,6 +450,19 @@ mod tests {
         assert!(parse_query("outcome=maybe").is_err());
         assert!(parse_query("from=yesterday").is_err());
         assert_eq!(parse_query("").unwrap().limit, 100);
+    }
+
+    #[test]
+    fn sample_json_keeps_non_finite_values_as_go_strings() {
+        let s = |v: f64| Sample {
+            metric: "m".into(),
+            labels: serde_json::Map::new(),
+            value: v,
+        };
+        assert_eq!(
+            samples_json(&[s(1.5), s(f64::NAN), s(f64::INFINITY)]),
+            r#"[{"labels":{},"metric":"m","value":1.5},{"labels":{},"metric":"m","value":"NaN"},{"labels":{},"metric":"m","value":"+Inf"}]"#
+        );
     }
 
     #[test]

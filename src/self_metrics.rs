@@ -90,7 +90,7 @@ const OWN: &[(&str, MetricType, &str)] = &[
     (
         "pushgateway_storage_history_rows",
         MetricType::Gauge,
-        "Rows in the pushed history, by table, as counted by the last pruning pass.",
+        "Size of the pushed history: push records, and the sample values they keep, as counted by the last pruning pass.",
     ),
     (
         "pushgateway_storage_series",

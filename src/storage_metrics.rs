@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `pushgateway_storage_file_size_bytes` | gauge | `file`: `main` or `wal` (only with `--persistence.file`) |
 //! | `pushgateway_storage_commit_duration_seconds` | histogram | |
-//! | `pushgateway_storage_history_rows` | gauge | `table`: `push_history` or `pushed_samples` |
+//! | `pushgateway_storage_history_rows` | gauge | `kind`: `records` or `samples` |
 //! | `pushgateway_storage_groups` | gauge | |
 //! | `pushgateway_storage_series` | gauge | |
 
@@ -153,14 +153,8 @@ pub fn gather(
         out.push(own_family(
             HISTORY_ROWS,
             vec![
-                gauge(
-                    records as f64,
-                    vec![LabelPair::new("table", "push_history")],
-                ),
-                gauge(
-                    samples as f64,
-                    vec![LabelPair::new("table", "pushed_samples")],
-                ),
+                gauge(records as f64, vec![LabelPair::new("kind", "records")]),
+                gauge(samples as f64, vec![LabelPair::new("kind", "samples")]),
             ],
         ));
     }

@@ -1,9 +1,9 @@
-//! SQL of the pushed history (`push_history`, `pushed_samples`; see migrations/0002).
+//! SQL of the pushed history (`push_history`; see migrations/0002).
 
 use rusqlite::{params, Connection, Transaction};
 
 use crate::grouping_key::GroupingKey;
-use crate::history::{Request, Sample};
+use crate::history::Request;
 
 /// One history row to write.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +15,8 @@ pub struct PushRecord<'a> {
     pub error: Option<&'a str>,
     pub families: Option<usize>,
     pub series: Option<usize>,
+    /// The accepted push's values as `history::samples_json` writes them, and their number.
+    pub samples: Option<(&'a str, usize)>,
 }
 
 impl<'a> PushRecord<'a> {
@@ -34,16 +36,13 @@ impl<'a> PushRecord<'a> {
             error,
             families: None,
             series: None,
+            samples: None,
         }
     }
 }
 
-/// Writes a push record and, for accepted pushes, its samples; returns the record's id.
-pub fn insert_record(
-    tx: &Transaction<'_>,
-    record: &PushRecord<'_>,
-    samples: &[Sample],
-) -> rusqlite::Result<i64> {
+/// Writes a push record (with its values, for an accepted push); returns its id.
+pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite::Result<i64> {
     let outcome = if record.status < 400 {
         "accepted"
     } else {
@@ -51,9 +50,10 @@ pub fn insert_record(
     };
     tx.prepare_cached(
         "INSERT INTO push_history (time_ns, time, method, path, grouping_key, labels, job, status,
-                                   outcome, error, body_bytes, families, series, client_address, user)
+                                   outcome, error, body_bytes, families, series, client_address,
+                                   user, samples, sample_count)
          VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1e9, 'unixepoch'), ?2, ?3, ?4, ?5, ?6, ?7,
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         record.time_ns,
@@ -70,17 +70,10 @@ pub fn insert_record(
         record.series.map(|n| n as i64),
         record.request.client_address,
         record.request.user,
+        record.samples.map(|(json, _)| json),
+        record.samples.map_or(0, |(_, n)| n as i64),
     ])?;
-    let id = tx.last_insert_rowid();
-    if !samples.is_empty() {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO pushed_samples (push_id, metric, labels, value) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for s in samples {
-            stmt.execute(params![id, s.metric, s.labels, s.value])?;
-        }
-    }
-    Ok(id)
+    Ok(tx.last_insert_rowid())
 }
 
 /// Rows removed by one pruning pass.
@@ -93,16 +86,18 @@ pub struct Pruned {
 /// Rows deleted per statement, so a pruning pass never holds the write lock for long.
 const PRUNE_BATCH: i64 = 5_000;
 
-/// Deletes records (and their samples) older than `cutoff_ns`, then the oldest samples beyond
-/// `max_samples`. Runs in short transactions so that pushes are not held up.
+/// Deletes records older than `cutoff_ns`, then drops the values of the oldest pushes until
+/// at most `max_samples` values are kept (whole pushes: a push keeps all its values or none).
+/// Runs in short transactions so that pushes are not held up.
 pub fn prune(conn: &mut Connection, cutoff_ns: i64, max_samples: u64) -> rusqlite::Result<Pruned> {
     let mut pruned = Pruned::default();
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let ids = "SELECT id FROM push_history WHERE time_ns < ?1 ORDER BY id LIMIT ?2";
-        let samples = tx.execute(
-            &format!("DELETE FROM pushed_samples WHERE push_id IN ({ids})"),
+        let samples: i64 = tx.query_row(
+            &format!("SELECT coalesce(sum(sample_count), 0) FROM push_history WHERE id IN ({ids})"),
             params![cutoff_ns, PRUNE_BATCH],
+            |r| r.get(0),
         )?;
         let records = tx.execute(
             &format!("DELETE FROM push_history WHERE id IN ({ids})"),
@@ -110,25 +105,37 @@ pub fn prune(conn: &mut Connection, cutoff_ns: i64, max_samples: u64) -> rusqlit
         )?;
         tx.commit()?;
         pruned.records += records;
-        pruned.samples += samples;
+        pruned.samples += samples as usize;
         if records < PRUNE_BATCH as usize {
             break;
         }
     }
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let total: i64 = tx.query_row("SELECT count(*) FROM pushed_samples", [], |r| r.get(0))?;
-        let excess = total - max_samples.min(i64::MAX as u64) as i64;
-        if excess <= 0 {
-            break;
-        }
-        let deleted = tx.execute(
-            "DELETE FROM pushed_samples WHERE rowid IN
-               (SELECT rowid FROM pushed_samples ORDER BY rowid LIMIT ?1)",
-            params![excess.min(PRUNE_BATCH)],
+        // Newest first, the running total of values; pushes past the limit lose theirs.
+        let over = "SELECT id FROM (
+                        SELECT id, sum(sample_count) OVER (ORDER BY id DESC) AS total
+                        FROM push_history WHERE samples IS NOT NULL)
+                    WHERE total > ?1 ORDER BY id LIMIT ?2";
+        let max = max_samples.min(i64::MAX as u64) as i64;
+        let samples: i64 = tx.query_row(
+            &format!(
+                "SELECT coalesce(sum(sample_count), 0) FROM push_history WHERE id IN ({over})"
+            ),
+            params![max, PRUNE_BATCH],
+            |r| r.get(0),
+        )?;
+        let cleared = tx.execute(
+            &format!(
+                "UPDATE push_history SET samples = NULL, sample_count = 0 WHERE id IN ({over})"
+            ),
+            params![max, PRUNE_BATCH],
         )?;
         tx.commit()?;
-        pruned.samples += deleted;
+        pruned.samples += samples as usize;
+        if cleared < PRUNE_BATCH as usize {
+            break;
+        }
     }
     Ok(pruned)
 }
@@ -137,7 +144,11 @@ pub fn prune(conn: &mut Connection, cutoff_ns: i64, max_samples: u64) -> rusqlit
 pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     Ok((
         conn.query_row("SELECT count(*) FROM push_history", [], |r| r.get(0))?,
-        conn.query_row("SELECT count(*) FROM pushed_samples", [], |r| r.get(0))?,
+        conn.query_row(
+            "SELECT coalesce(sum(sample_count), 0) FROM push_history",
+            [],
+            |r| r.get(0),
+        )?,
     ))
 }
 

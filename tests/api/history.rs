@@ -143,7 +143,10 @@ async fn a_push_rejected_for_inconsistency_leaves_a_history_row_and_no_change() 
     assert_eq!(rec[0][1], "rejected");
     assert_eq!(format!("{}\n", rec[0][2]), r.body);
     assert_eq!((rec[0][3].as_str(), rec[0][4].as_str()), ("1", "1"));
-    let samples = rows(&conn, "SELECT count(*) FROM pushed_samples s JOIN push_history h ON h.id = s.push_id WHERE h.status = 400");
+    let samples = rows(
+        &conn,
+        "SELECT count(*) FROM push_history WHERE status = 400 AND samples IS NOT NULL",
+    );
     assert_eq!(samples[0][0], "0");
     // The group {job="a"} is unchanged; {job="a",instance="x"} only has its timestamps.
     let after = app.pushed().await;
@@ -170,22 +173,29 @@ async fn pruning_removes_exactly_the_oldest_values_beyond_the_limit() {
     }
     let mut conn = Connection::open(&db).unwrap();
     let pruned = pushgateway::store::history::prune(&mut conn, 0, 5).unwrap();
-    assert_eq!(pruned.samples, 3);
+    // Whole pushes keep their values: the newest two (4 values) fit in 5, the third would not.
+    assert_eq!(pruned.samples, 4);
     assert_eq!(pruned.records, 0);
     let left = rows(
         &conn,
         "SELECT metric, value FROM sample_history ORDER BY push_id, metric",
     );
-    // The oldest three values (push 0: a, b; push 1: a) are gone.
     assert_eq!(
         left,
-        [["b", "1"], ["a", "2"], ["b", "2"], ["a", "3"], ["b", "3"]]
-            .map(|r| r.map(String::from).to_vec())
+        [["a", "2"], ["b", "2"], ["a", "3"], ["b", "3"]].map(|r| r.map(String::from).to_vec())
     );
-    // Age: everything older than a cutoff after the pushes goes, records and samples.
+    // The records of the pruned values stay, without values.
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT count(*), sum(samples IS NULL) FROM push_history"
+        ),
+        [["4".to_string(), "2".to_string()]]
+    );
+    // Age: everything older than a cutoff after the pushes goes, records and values.
     let now = i64::MAX;
     let pruned = pushgateway::store::history::prune(&mut conn, now, 5).unwrap();
-    assert_eq!((pruned.records, pruned.samples), (4, 5));
+    assert_eq!((pruned.records, pruned.samples), (4, 4));
     assert_eq!(rows(&conn, "SELECT count(*) FROM push_history")[0][0], "0");
     // The current state is untouched by pruning.
     assert!(app
@@ -207,7 +217,10 @@ async fn max_rows_zero_records_no_values() {
     let conn = Connection::open(&db).unwrap();
     assert_eq!(rows(&conn, "SELECT count(*) FROM push_history")[0][0], "1");
     assert_eq!(
-        rows(&conn, "SELECT count(*) FROM pushed_samples")[0][0],
+        rows(
+            &conn,
+            "SELECT count(*) FROM push_history WHERE samples IS NOT NULL"
+        )[0][0],
         "0"
     );
 }

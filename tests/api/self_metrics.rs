@@ -206,14 +206,14 @@ async fn every_own_metric_is_present_with_its_labels_after_a_mix_of_requests() {
         &families,
         "pushgateway_storage_history_rows",
         MetricType::Gauge,
-        "Rows in the pushed history, by table, as counted by the last pruning pass.",
+        "Size of the pushed history: push records, and the sample values they keep, as counted by the last pruning pass.",
     );
     let tables: Vec<String> = history
         .metric
         .iter()
         .map(|m| m.label[0].value().to_string())
         .collect();
-    assert_eq!(tables, ["push_history", "pushed_samples"]);
+    assert_eq!(tables, ["records", "samples"]);
 
     for name in ["pushgateway_build_info", "process_start_time_seconds"] {
         assert!(families.contains_key(name), "{name}");
