@@ -28,9 +28,9 @@ CREATE TABLE push_history (
     client_address TEXT,
     user           TEXT,
     -- The values of an accepted push: a JSON array with one object per sample,
-    -- {"metric": "backup_bytes", "labels": {"target": "s3"}, "value": 1.2e9}, where labels are
-    -- the sample's labels beyond the grouping labels and a value that is not finite is a string
-    -- ("NaN", "+Inf", "-Inf"). NULL when values are not recorded or were pruned. One column
+    -- {"m": "backup_bytes", "l": {"target": "s3"}, "v": 1.2e9}: metric name, the sample's labels
+    -- beyond the grouping labels (left out when none), and the value (a string "NaN", "+Inf" or
+    -- "-Inf" when not finite). NULL when values are not recorded or were pruned. One column
     -- rather than one row per sample keeps the cost of recording on the push path small; the
     -- sample_history view expands it.
     samples        TEXT,
@@ -55,9 +55,9 @@ SELECT h.time,
        h.time_ns,
        h.grouping_key,
        h.job,
-       json_extract(s.value, '$.metric')                     AS metric,
-       json_patch(h.labels, json_extract(s.value, '$.labels')) AS labels,
-       json_extract(s.value, '$.value')                      AS value,
+       json_extract(s.value, '$.m')                                       AS metric,
+       json_patch(h.labels, coalesce(json_extract(s.value, '$.l'), '{}')) AS labels,
+       json_extract(s.value, '$.v')                                       AS value,
        h.id                                                  AS push_id
 FROM push_history h, json_each(h.samples) s
 WHERE h.samples IS NOT NULL;

@@ -448,7 +448,7 @@ fn prepare(
         };
     }
     let mut errors = Vec::new();
-    let mut samples = Vec::new();
+    let mut samples = with_samples.then(history::SampleJson::new);
     let mut prepared = Vec::with_capacity(families.len());
     for mut family in families {
         // The gateway's own timestamps always win over pushed families of the same name.
@@ -457,15 +457,17 @@ fn prepare(
         }
         sanitize(&mut family, key);
         errors.extend(check_family(&family));
-        if with_samples {
-            samples.extend(history::samples(&family, key));
+        if let Some(samples) = &mut samples {
+            samples.add_family(&family, key);
         }
         prepared.push(Arc::new(FamilyData::new(&family, now_ns)));
     }
     Prepared {
         families: prepared,
-        samples: (with_samples && errors.is_empty())
-            .then(|| (history::samples_json(&samples), samples.len())),
+        samples: samples
+            .filter(|_| errors.is_empty())
+            .map(|s| (s.count(), s.finish()))
+            .map(|(n, json)| (json, n)),
         errors,
     }
 }

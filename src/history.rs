@@ -49,109 +49,148 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedUser(pub String);
 
-/// One sample of a pushed family, as the text exposition would show it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub metric: String,
-    /// The sample's labels beyond the grouping labels (those are on the push record).
-    pub labels: serde_json::Map<String, serde_json::Value>,
-    pub value: f64,
+/// The values of a push as the `push_history.samples` column holds them: a JSON array of
+/// `{"m": metric, "l": labels, "v": value}`, one object per value line of the text exposition
+/// (`l`, the sample's labels beyond the grouping labels, left out when empty; a value JSON
+/// cannot hold as a number written as Go formats it: `"NaN"`, `"+Inf"`). Written straight into
+/// one buffer, with short keys, because it is built for every push.
+#[derive(Debug)]
+pub struct SampleJson {
+    out: Vec<u8>,
+    count: usize,
 }
 
-/// The samples of a family sanitised for `key`: one per value line of its text exposition.
-pub fn samples(family: &MetricFamily, key: &GroupingKey) -> Vec<Sample> {
-    let name = family.name();
-    let mut out = Vec::new();
-    for m in &family.metric {
-        let mut push = |suffix: &str, extra: Option<(&str, f64)>, value: f64| {
-            out.push(Sample {
-                metric: format!("{name}{suffix}"),
-                labels: sample_labels(m, key, extra),
-                value,
-            });
-        };
-        match family.r#type() {
-            MetricType::Counter => push(
-                "",
-                None,
-                m.counter.as_ref().and_then(|c| c.value).unwrap_or(0.0),
-            ),
-            MetricType::Gauge => push(
-                "",
-                None,
-                m.gauge.as_ref().and_then(|g| g.value).unwrap_or(0.0),
-            ),
-            MetricType::Untyped => push(
-                "",
-                None,
-                m.untyped.as_ref().and_then(|u| u.value).unwrap_or(0.0),
-            ),
-            MetricType::Summary => {
-                if let Some(s) = &m.summary {
-                    for q in &s.quantile {
-                        push(
-                            "",
-                            Some(("quantile", q.quantile.unwrap_or(0.0))),
-                            q.value.unwrap_or(0.0),
-                        );
+impl Default for SampleJson {
+    fn default() -> Self {
+        SampleJson::new()
+    }
+}
+
+impl SampleJson {
+    /// An empty array.
+    pub fn new() -> SampleJson {
+        SampleJson {
+            out: b"[".to_vec(),
+            count: 0,
+        }
+    }
+
+    /// Adds the samples of a family sanitised for `key`.
+    pub fn add_family(&mut self, family: &MetricFamily, key: &GroupingKey) {
+        let name = family.name();
+        for m in &family.metric {
+            let mut add = |suffix: &str, extra: Option<(&str, f64)>, value: f64| {
+                self.add_sample(name, suffix, m, key, extra, value);
+            };
+            match family.r#type() {
+                MetricType::Counter => add(
+                    "",
+                    None,
+                    m.counter.as_ref().and_then(|c| c.value).unwrap_or(0.0),
+                ),
+                MetricType::Gauge => add(
+                    "",
+                    None,
+                    m.gauge.as_ref().and_then(|g| g.value).unwrap_or(0.0),
+                ),
+                MetricType::Untyped => add(
+                    "",
+                    None,
+                    m.untyped.as_ref().and_then(|u| u.value).unwrap_or(0.0),
+                ),
+                MetricType::Summary => {
+                    if let Some(s) = &m.summary {
+                        for q in &s.quantile {
+                            add(
+                                "",
+                                Some(("quantile", q.quantile.unwrap_or(0.0))),
+                                q.value.unwrap_or(0.0),
+                            );
+                        }
+                        add("_sum", None, s.sample_sum.unwrap_or(0.0));
+                        add("_count", None, s.sample_count.unwrap_or(0) as f64);
                     }
-                    push("_sum", None, s.sample_sum.unwrap_or(0.0));
-                    push("_count", None, s.sample_count.unwrap_or(0) as f64);
                 }
-            }
-            MetricType::Histogram | MetricType::GaugeHistogram => {
-                if let Some(h) = &m.histogram {
-                    for b in &h.bucket {
-                        let count = b
-                            .cumulative_count_float
+                MetricType::Histogram | MetricType::GaugeHistogram => {
+                    if let Some(h) = &m.histogram {
+                        for b in &h.bucket {
+                            let count = b
+                                .cumulative_count_float
+                                .filter(|c| *c > 0.0)
+                                .unwrap_or(b.cumulative_count.unwrap_or(0) as f64);
+                            add("_bucket", Some(("le", b.upper_bound.unwrap_or(0.0))), count);
+                        }
+                        add("_sum", None, h.sample_sum.unwrap_or(0.0));
+                        let count = h
+                            .sample_count_float
                             .filter(|c| *c > 0.0)
-                            .unwrap_or(b.cumulative_count.unwrap_or(0) as f64);
-                        push("_bucket", Some(("le", b.upper_bound.unwrap_or(0.0))), count);
+                            .unwrap_or(h.sample_count.unwrap_or(0) as f64);
+                        add("_count", None, count);
                     }
-                    push("_sum", None, h.sample_sum.unwrap_or(0.0));
-                    let count = h
-                        .sample_count_float
-                        .filter(|c| *c > 0.0)
-                        .unwrap_or(h.sample_count.unwrap_or(0) as f64);
-                    push("_count", None, count);
                 }
             }
         }
     }
-    out
+
+    fn add_sample(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        m: &Metric,
+        key: &GroupingKey,
+        extra: Option<(&str, f64)>,
+        value: f64,
+    ) {
+        let out = &mut self.out;
+        if self.count > 0 {
+            out.push(b',');
+        }
+        self.count += 1;
+        out.extend_from_slice(b"{\"m\":");
+        write_json_string(out, &format!("{name}{suffix}"));
+        let mut labels = m
+            .label
+            .iter()
+            .filter(|l| key.get(l.name()).is_none())
+            .map(|l| (l.name(), std::borrow::Cow::Borrowed(l.value())))
+            .chain(extra.map(|(n, v)| (n, std::borrow::Cow::Owned(format_float(v)))))
+            .peekable();
+        if labels.peek().is_some() {
+            out.extend_from_slice(b",\"l\":{");
+            for (i, (n, v)) in labels.enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_string(out, n);
+                out.push(b':');
+                write_json_string(out, &v);
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b",\"v\":");
+        if value.is_finite() {
+            let _ = serde_json::to_writer(&mut *out, &value);
+        } else {
+            write_json_string(out, &format_float(value));
+        }
+        out.push(b'}');
+    }
+
+    /// Number of samples added.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The JSON text.
+    pub fn finish(mut self) -> String {
+        self.out.push(b']');
+        // Only UTF-8 strings and ASCII punctuation were written.
+        String::from_utf8(self.out).unwrap_or_else(|_| "[]".to_string())
+    }
 }
 
-fn sample_labels(
-    m: &Metric,
-    key: &GroupingKey,
-    extra: Option<(&str, f64)>,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut map = serde_json::Map::new();
-    for l in m.label.iter().filter(|l| key.get(l.name()).is_none()) {
-        map.insert(
-            l.name().to_string(),
-            serde_json::Value::String(l.value().to_string()),
-        );
-    }
-    if let Some((name, v)) = extra {
-        map.insert(name.to_string(), serde_json::Value::String(format_float(v)));
-    }
-    map
-}
-
-/// The `push_history.samples` column: a JSON array of `{"metric", "labels", "value"}`, with
-/// values that JSON cannot hold as numbers written as Go formats them (`NaN`, `+Inf`).
-pub fn samples_json(samples: &[Sample]) -> String {
-    let array: Vec<serde_json::Value> = samples
-        .iter()
-        .map(|s| {
-            let value = serde_json::Number::from_f64(s.value)
-                .map(serde_json::Value::Number)
-                .unwrap_or_else(|| serde_json::Value::String(format_float(s.value)));
-            serde_json::json!({"metric": s.metric, "labels": s.labels, "value": value})
-        })
-        .collect();
-    serde_json::Value::Array(array).to_string()
+fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(out, s);
 }
 
 /// How often the history is pruned.
@@ -368,13 +407,24 @@ mod tests {
     use super::*;
     use crate::proto::{Bucket, Histogram, LabelPair, Quantile, Summary};
 
+    fn key() -> GroupingKey {
+        GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap()
+    }
+
+    fn json_of(family: &MetricFamily) -> (String, usize) {
+        let mut json = SampleJson::new();
+        json.add_family(family, &key());
+        let count = json.count();
+        (json.finish(), count)
+    }
+
     #[test]
     fn histogram_samples_follow_the_text_exposition() {
         let family = MetricFamily {
             name: Some("h".into()),
             r#type: Some(MetricType::Histogram as i32),
             metric: vec![Metric {
-                label: vec![LabelPair::new("job", "j")],
+                label: vec![LabelPair::new("job", "j"), LabelPair::new("x", "a\"b")],
                 histogram: Some(Histogram {
                     sample_count: Some(3),
                     sample_sum: Some(4.5),
@@ -389,30 +439,28 @@ mod tests {
             }],
             ..Default::default()
         };
-        let key = GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap();
-        let s = samples(&family, &key);
-        assert_eq!(s.len(), 3);
-        assert_eq!(s[0].metric, "h_bucket");
+        let (json, count) = json_of(&family);
+        assert_eq!(count, 3);
         assert_eq!(
-            serde_json::Value::Object(s[0].labels.clone()).to_string(),
-            r#"{"le":"1"}"#
+            json,
+            r#"[{"m":"h_bucket","l":{"x":"a\"b","le":"1"},"v":2.0},{"m":"h_sum","l":{"x":"a\"b"},"v":4.5},{"m":"h_count","l":{"x":"a\"b"},"v":3.0}]"#
         );
-        assert_eq!((s[1].metric.as_str(), s[1].value), ("h_sum", 4.5));
-        assert_eq!((s[2].metric.as_str(), s[2].value), ("h_count", 3.0));
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed[0]["l"]["x"], "a\"b");
     }
 
     #[test]
-    fn summary_samples_carry_the_quantile_label() {
+    fn summary_samples_carry_the_quantile_label_and_non_finite_values_are_strings() {
         let family = MetricFamily {
             name: Some("s".into()),
             r#type: Some(MetricType::Summary as i32),
             metric: vec![Metric {
                 summary: Some(Summary {
                     sample_count: Some(2),
-                    sample_sum: Some(1.0),
+                    sample_sum: Some(f64::NAN),
                     quantile: vec![Quantile {
                         quantile: Some(0.5),
-                        value: Some(0.25),
+                        value: Some(f64::INFINITY),
                     }],
                     ..Default::default()
                 }),
@@ -420,15 +468,10 @@ mod tests {
             }],
             ..Default::default()
         };
-        let key = GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap();
-        let s = samples(&family, &key);
+        let (json, _) = json_of(&family);
         assert_eq!(
-            serde_json::Value::Object(s[0].labels.clone()).to_string(),
-            r#"{"quantile":"0.5"}"#
-        );
-        assert_eq!(
-            s.iter().map(|s| s.metric.as_str()).collect::<Vec<_>>(),
-            ["s", "s_sum", "s_count"]
+            json,
+            r#"[{"m":"s","l":{"quantile":"0.5"},"v":"+Inf"},{"m":"s_sum","v":"NaN"},{"m":"s_count","v":2.0}]"#
         );
     }
 
@@ -450,19 +493,6 @@ mod tests {
         assert!(parse_query("outcome=maybe").is_err());
         assert!(parse_query("from=yesterday").is_err());
         assert_eq!(parse_query("").unwrap().limit, 100);
-    }
-
-    #[test]
-    fn sample_json_keeps_non_finite_values_as_go_strings() {
-        let s = |v: f64| Sample {
-            metric: "m".into(),
-            labels: serde_json::Map::new(),
-            value: v,
-        };
-        assert_eq!(
-            samples_json(&[s(1.5), s(f64::NAN), s(f64::INFINITY)]),
-            r#"[{"labels":{},"metric":"m","value":1.5},{"labels":{},"metric":"m","value":"NaN"},{"labels":{},"metric":"m","value":"+Inf"}]"#
-        );
     }
 
     #[test]

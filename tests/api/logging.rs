@@ -21,7 +21,7 @@ impl Drop for Gateway {
     }
 }
 
-/// Starts the binary with these flags and waits for its listening line.
+/// Starts the binary with these flags and waits until it logs that it is ready.
 fn start(args: &[&str]) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
         .arg("--web.listen-address=127.0.0.1:0")
@@ -53,6 +53,15 @@ fn start(args: &[&str]) -> Gateway {
                 .expect("address");
         }
     };
+    // Pushes are answered 503 until the cache is warm, which the gateway logs as "ready".
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("gateway reported that it is ready");
+        if line.contains("msg=ready") || line.contains("\"msg\":\"ready\"") {
+            break;
+        }
+    }
     let app = TestApp {
         addr,
         client: reqwest::Client::new(),
