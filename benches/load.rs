@@ -34,6 +34,8 @@ impl Gateway {
             .args(["--web.listen-address=127.0.0.1:0", "--log.level=info"])
             .arg(format!("--persistence.file={}", db.display()))
             .args(extra)
+            // As contrib/systemd/pushgateway.service runs it: fewer glibc malloc arenas.
+            .env("MALLOC_ARENA_MAX", "2")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::group::FamilyData;
+use crate::group::{FamilyData, Signature};
 use crate::grouping_key::GroupingKey;
 use crate::proto::MetricType;
 
@@ -49,7 +49,7 @@ pub struct NameEntry {
     /// The families, in group order.
     pub groups: BTreeMap<GroupKeyBytes, Arc<FamilyData>>,
     /// Which group owns each series (label-set fingerprint), to find duplicates.
-    pub series: HashMap<u128, i64>,
+    pub series: HashMap<Signature, i64>,
 }
 
 /// All groups, by grouping key and by metric name.

@@ -36,7 +36,7 @@ pub struct FamilyData {
     /// The family's sample lines in text format 0.0.4 with the default escaping.
     pub text: Box<[u8]>,
     /// A 128-bit fingerprint of each metric's label set, in metric order.
-    pub sigs: Box<[u128]>,
+    pub sigs: Box<[Signature]>,
     /// All names are valid legacy names, so the prepared bytes are right for every escaping.
     pub legacy_names: bool,
     /// Some metric carries an exemplar (only OpenMetrics shows them).
@@ -155,8 +155,12 @@ pub fn sanitize(family: &mut MetricFamily, key: &GroupingKey) {
     family.metric.sort_by(text::compare_metrics);
 }
 
-/// A 128-bit fingerprint of a sorted label set; equal label sets give equal fingerprints.
-pub fn label_signature(labels: &[LabelPair]) -> u128 {
+/// A 128-bit fingerprint of a label set. Two 64-bit halves rather than a `u128`, whose
+/// 16-byte alignment would pad every entry of the cache's by-name index from 24 to 32 bytes.
+pub type Signature = [u64; 2];
+
+/// The fingerprint of a sorted label set; equal label sets give equal fingerprints.
+pub fn label_signature(labels: &[LabelPair]) -> Signature {
     let mut hi = DefaultHasher::new();
     let mut lo = DefaultHasher::new();
     0xA5u8.hash(&mut lo);
@@ -166,7 +170,7 @@ pub fn label_signature(labels: &[LabelPair]) -> u128 {
             l.value().hash(h);
         }
     }
-    ((hi.finish() as u128) << 64) | lo.finish() as u128
+    [hi.finish(), lo.finish()]
 }
 
 /// The gateway's `push_time_seconds` or `push_failure_time_seconds` family for a group.
