@@ -1,4 +1,5 @@
-//! Native (sparse) histogram buckets as the JSON API lists them.
+//! Native (sparse) histogram buckets as the JSON API lists them and the status page
+//! describes them.
 //!
 //! Upstream converts the pushed protobuf into Prometheus's `model/histogram` types and walks
 //! their bucket iterators, so the answer carries Prometheus's bucket semantics: spans and
@@ -101,6 +102,38 @@ impl ApiBucket {
 /// ascending. A histogram is a float histogram when its float sample count or float zero
 /// count is positive; otherwise its integer deltas are used.
 pub fn native_buckets(h: &Histogram) -> NativeBuckets {
+    let (count, buckets) = bucket_list(h);
+    NativeBuckets {
+        count,
+        buckets: Json::Array(buckets.into_iter().map(ApiBucket::to_json).collect()),
+    }
+}
+
+/// Prometheus's `Histogram.String()` of a native histogram, which upstream's status page
+/// shows: `{count:20, sum:99.23, [-1.414213562373095,-1):2, (1,1.414213562373095]:2}`.
+pub fn describe(h: &Histogram) -> String {
+    let (count, buckets) = bucket_list(h);
+    let mut out = format!("{{count:{count}, sum:{}", format_float(h.sample_sum()));
+    for b in buckets {
+        let (open, close) = match b.boundaries {
+            0 => ('(', ']'),
+            1 => ('[', ')'),
+            2 => ('(', ')'),
+            _ => ('[', ']'),
+        };
+        out.push_str(&format!(
+            ", {open}{},{}{close}:{}",
+            format_float(b.lower),
+            format_float(b.upper),
+            b.count.format()
+        ));
+    }
+    out.push('}');
+    out
+}
+
+/// The formatted sample count and the non-empty buckets in upstream's order.
+fn bucket_list(h: &Histogram) -> (String, Vec<ApiBucket>) {
     let float = h.sample_count_float() > 0.0 || h.zero_count_float() > 0.0;
     let schema = h.schema();
     let (count, zero_count, negative, positive) = if float {
@@ -131,10 +164,7 @@ pub fn native_buckets(h: &Histogram) -> NativeBuckets {
     for &(idx, count) in positive.iter().filter(|(_, c)| !c.is_zero()) {
         out.push(bucket_at(idx, schema, true, count));
     }
-    NativeBuckets {
-        count,
-        buckets: Json::Array(out.into_iter().map(ApiBucket::to_json).collect()),
-    }
+    (count, out)
 }
 
 /// The bucket with index `idx` on the positive or negative side.
@@ -321,6 +351,35 @@ mod tests {
         let mut out = Vec::new();
         super::super::gojson::write(&nb.buckets, &mut out);
         (nb.count, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn describe_prints_prometheus_histogram_string() {
+        let h = Histogram {
+            sample_count: Some(7),
+            sample_sum: Some(12.5),
+            schema: Some(0),
+            zero_threshold: Some(0.001),
+            zero_count: Some(1),
+            positive_span: vec![span(0, 2), span(1, 1)],
+            positive_delta: vec![2, 1, -2],
+            negative_span: vec![span(1, 1)],
+            negative_delta: vec![1],
+            ..Default::default()
+        };
+        assert_eq!(
+            describe(&h),
+            "{count:7, sum:12.5, [-2,-1):1, [-0.001,0.001]:1, (0.5,1]:2, (1,2]:3, (4,8]:1}"
+        );
+        let float = Histogram {
+            sample_count_float: Some(2.5),
+            sample_sum: Some(1.0),
+            schema: Some(0),
+            positive_span: vec![span(1, 1)],
+            positive_count: vec![2.5],
+            ..Default::default()
+        };
+        assert_eq!(describe(&float), "{count:2.5, sum:1, (1,2]:2.5}");
     }
 
     // See: spec §10 api/v1/api_test.go, TestMetricsAPI ("int native histogram").

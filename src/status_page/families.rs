@@ -4,14 +4,14 @@
 //!
 //! Counters, gauges and untyped metrics show their value. Summaries and histograms show one
 //! small table per series (quantiles or cumulative buckets, then count and sum), and native
-//! histograms a one-line bucket summary ([`super::native_histogram`]).
+//! histograms a one-line bucket summary ([`crate::api::native::describe`]).
 
 use askama::Template;
 use jiff::tz::TimeZone;
 
 use super::format::{format_value, time_view, TimeView};
-use super::native_histogram;
 use super::{Badge, BadgeKind};
+use crate::api::native as native_histogram;
 use crate::cache::Group;
 use crate::names::{is_legacy_label_name, NameValidation};
 use crate::proto::{Histogram, Metric, MetricType, Summary};

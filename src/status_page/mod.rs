@@ -34,7 +34,6 @@
 
 pub mod families;
 pub mod format;
-pub mod native_histogram;
 
 use askama::Template;
 use jiff::tz::TimeZone;
