@@ -19,6 +19,10 @@ use rusqlite::OpenFlags;
 
 use super::{migrate, StoreError};
 
+/// Connections in the pool: the writer, the history pruner, and readers (health checks,
+/// history queries).
+const POOL_SIZE: u32 = 4;
+
 /// The connection pool type used across the crate.
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 /// A connection checked out of the pool.
@@ -53,9 +57,11 @@ pub fn open(path: Option<&Path>) -> Result<Pool, StoreError> {
         c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
     });
     let pool = r2d2::Pool::builder()
-        .max_size(4)
-        // An in-memory database lives only while a connection is open: keep one.
-        .min_idle(Some(1))
+        .max_size(POOL_SIZE)
+        // Every connection is opened here, before any write: a shared-cache in-memory database
+        // refuses a new connection's set-up while another one writes (busy_timeout does not
+        // cover shared-cache locks), and it lives only while a connection is open.
+        .min_idle(Some(POOL_SIZE))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)
         .map_err(|e| StoreError::Open(describe_open_error(path, &e)))?;
