@@ -119,9 +119,14 @@ impl FamilyData {
 
     /// The family as a message again (for the JSON API and the status page).
     pub fn decode(&self) -> MetricFamily {
-        // The bytes were produced by prost from a valid message, so decoding cannot fail;
-        // should it ever, an empty family is shown rather than failing the page.
-        MetricFamily::decode(self.to_blob().as_slice()).unwrap_or_default()
+        // The metric entries alone form a valid message; decoding them without copying the
+        // header next to them first. The bytes were produced by prost, so decoding cannot
+        // fail; should it ever, the family is shown without metrics rather than failing.
+        let mut family = MetricFamily::decode(&self.metrics_pb[..]).unwrap_or_default();
+        family.name = Some(self.name.clone());
+        family.help = self.help.clone();
+        family.r#type = Some(self.mtype as i32);
+        family
     }
 }
 
