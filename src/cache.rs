@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::group::{FamilyData, Signature};
+use crate::family::{FamilyData, Signature};
 use crate::grouping_key::GroupingKey;
 use crate::proto::MetricType;
 
@@ -153,7 +153,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::{timestamp_family, PUSH_TIME};
+    use crate::family::{timestamp_family, PUSH_TIME};
 
     fn group(id: i64, job: &str) -> Group {
         let key = GroupingKey::from_labels([("job".to_string(), job.to_string())]).unwrap();

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::cli::Cli;
+use crate::duration::{format_go_duration, parse_go_duration, parse_prometheus_duration};
 use crate::limits::Limits;
 use crate::names::NameValidation;
 
@@ -93,7 +93,7 @@ impl TryFrom<Cli> for Config {
                 )))
             }
         };
-        let max_age = crate::history::parse_retention(&cli.history_retention)
+        let max_age = parse_prometheus_duration(&cli.history_retention)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
                 ConfigError(format!(
@@ -273,78 +273,6 @@ fn join_path(prefix: &str, p: &str) -> String {
     }
 }
 
-/// Go's `time.ParseDuration`: a sequence of decimal numbers with units ns, us, µs, ms, s, m, h.
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let (negative, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos_per_unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * nanos_per_unit;
-    }
-    // A negative interval means "persist after every write" upstream; here it is only displayed.
-    let _ = negative;
-    Some(Duration::from_nanos(total as u64))
-}
-
-/// Go's `Duration.String()` for whole-second-or-larger values and the common small ones.
-pub fn format_go_duration(d: Duration) -> String {
-    let total = d.as_nanos();
-    if total == 0 {
-        return "0s".to_string();
-    }
-    if total < 1_000_000_000 {
-        return if total.is_multiple_of(1_000_000) {
-            format!("{}ms", total / 1_000_000)
-        } else if total.is_multiple_of(1_000) {
-            format!("{}µs", total / 1_000)
-        } else {
-            format!("{total}ns")
-        };
-    }
-    let secs = d.as_secs();
-    let frac = d.subsec_nanos();
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut seconds = s.to_string();
-    if frac > 0 {
-        let f = format!("{frac:09}");
-        seconds = format!("{s}.{}", f.trim_end_matches('0'));
-    }
-    if h > 0 {
-        format!("{h}h{m}m{seconds}s")
-    } else if m > 0 {
-        format!("{m}m{seconds}s")
-    } else {
-        format!("{seconds}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,17 +330,6 @@ mod tests {
         let e = config(&["--persistence.interval=1d"]).unwrap_err();
         assert!(e.0.contains("invalid duration"), "{e}");
         assert!(config(&["--web.listen-address=nonsense"]).is_err());
-    }
-
-    #[test]
-    fn go_durations_parse_and_print() {
-        assert_eq!(parse_go_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_go_duration("abc"), None);
-        assert_eq!(format_go_duration(Duration::from_secs(300)), "5m0s");
-        assert_eq!(format_go_duration(Duration::from_secs(5400)), "1h30m0s");
-        assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::cache::Cache;
-use crate::gofmt::{format_float, quote};
-use crate::group::FamilyData;
+use crate::family::FamilyData;
+use crate::go_strconv::{format_float, quote};
 use crate::proto::{Metric, MetricFamily, MetricType};
 use crate::self_metrics;
 
@@ -253,7 +253,7 @@ pub fn metric_text(m: &Metric) -> String {
 mod tests {
     use super::*;
     use crate::cache::Group;
-    use crate::group::{sanitize, FamilyData};
+    use crate::family::{sanitize, FamilyData};
     use crate::grouping_key::GroupingKey;
     use crate::proto::{Gauge, LabelPair, Summary, Untyped};
 

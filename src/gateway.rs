@@ -20,7 +20,7 @@ use rusqlite::{Transaction, TransactionBehavior};
 
 use crate::cache::{Cache, Group};
 use crate::consistency::{check_family, check_push, join_errors};
-use crate::group::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
+use crate::family::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
 use crate::history::{self, Request, Retention};
 use crate::limits;

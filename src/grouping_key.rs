@@ -21,7 +21,7 @@ use std::fmt;
 
 use base64::Engine as _;
 
-use crate::gofmt::{quote, quote_bytes};
+use crate::go_strconv::{quote, quote_bytes};
 use crate::names::{is_legacy_label_name, NameValidation};
 
 /// Suffix of a label name in the path that marks its value as base64url.

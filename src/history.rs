@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::gateway::Gateway;
 use crate::store::history::{prune, row_counts};
 
-use crate::gofmt::format_float;
+use crate::go_strconv::format_float;
 use crate::grouping_key::GroupingKey;
 use crate::proto::{Metric, MetricFamily, MetricType};
 
@@ -362,46 +362,6 @@ pub fn history_document(rows: &[crate::store::history::HistoryRow], limit: u32) 
         .to_string()
 }
 
-/// Parses a retention like Prometheus durations: `90s`, `30m`, `12h`, `7d`, `2w`, `1y`, or a
-/// combination (`1d12h`).
-pub fn parse_retention(s: &str) -> Option<Duration> {
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = s;
-    let mut total = 0u64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ms" => {
-                total = total.checked_add(n / 1000)?;
-                rest = &rest[unit_len..];
-                continue;
-            }
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 604_800,
-            "y" => 31_536_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(seconds)?)?;
-        rest = &rest[unit_len..];
-    }
-    Some(Duration::from_secs(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,15 +453,5 @@ mod tests {
         assert!(parse_query("outcome=maybe").is_err());
         assert!(parse_query("from=yesterday").is_err());
         assert_eq!(parse_query("").unwrap().limit, 100);
-    }
-
-    #[test]
-    fn retentions_take_prometheus_units() {
-        assert_eq!(parse_retention("7d"), Some(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_retention("1d12h"), Some(Duration::from_secs(129_600)));
-        assert_eq!(parse_retention("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_retention("0"), Some(Duration::ZERO));
-        assert_eq!(parse_retention("7 days"), None);
-        assert_eq!(parse_retention(""), None);
     }
 }

@@ -7,7 +7,6 @@
 //! function from cache data to those bytes; the handlers live in `routes::api_v1`.
 
 pub mod gojson;
-pub mod native;
 
 use std::collections::BTreeMap;
 
@@ -15,13 +14,13 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use crate::cache::Group;
-use crate::gofmt::format_float;
-use crate::group::FamilyData;
+use crate::family::FamilyData;
+use crate::go_strconv::format_float;
+use crate::native_histogram;
 use crate::proto::{Histogram, Metric, MetricType, Summary};
 use crate::self_metrics::{REVISION, VERSION};
 
 use gojson::Json;
-use native::{is_native, native_buckets};
 
 /// Upstream's `build_information`: the keys of its `version` package.
 pub fn build_information() -> BTreeMap<String, String> {
@@ -155,10 +154,10 @@ fn metric_object(m: &Metric, mtype: MetricType) -> Json {
             let default = Histogram::default();
             let h = m.histogram.as_ref().unwrap_or(&default);
             members.push(("sum", Json::Str(format_float(h.sample_sum()))));
-            if is_native(h) {
-                let nb = native_buckets(h);
-                members.push(("count", Json::Str(nb.count)));
-                members.push(("buckets", nb.buckets));
+            if native_histogram::is_native(h) {
+                let (count, buckets) = native_buckets(h);
+                members.push(("count", Json::Str(count)));
+                members.push(("buckets", buckets));
             } else {
                 members.push(("buckets", classic_buckets(h)));
                 let count = if h.sample_count_float() > 0.0 {
@@ -183,6 +182,24 @@ fn metric_object(m: &Metric, mtype: MetricType) -> Json {
         }
     }
     Json::map(members)
+}
+
+/// A native histogram's formatted count and its buckets as
+/// `[[boundaries, "lower", "upper", "count"], …]`.
+fn native_buckets(h: &Histogram) -> (String, Json) {
+    let (count, buckets) = native_histogram::buckets(h);
+    let buckets = buckets
+        .into_iter()
+        .map(|b| {
+            Json::Array(vec![
+                Json::Uint(b.boundaries),
+                Json::Str(format_float(b.lower)),
+                Json::Str(format_float(b.upper)),
+                Json::Str(b.count.format()),
+            ])
+        })
+        .collect();
+    (count, Json::Array(buckets))
 }
 
 /// A classic histogram's buckets: upper bound → cumulative count (the float count when it is
@@ -240,7 +257,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::group::{sanitize, timestamp_family, PUSH_FAILURE_TIME, PUSH_TIME};
+    use crate::family::{sanitize, timestamp_family, PUSH_FAILURE_TIME, PUSH_TIME};
     use crate::grouping_key::GroupingKey;
     use crate::proto::{Bucket, BucketSpan, Counter, Gauge, LabelPair, MetricFamily, Quantile};
 

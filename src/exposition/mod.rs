@@ -1,7 +1,7 @@
 //! `/metrics`: the gateway's own families merged with every pushed group's, in the format the
 //! scraper asked for.
 //!
-//! Pushed families were rendered once when pushed ([`crate::group::FamilyData`]), so a scrape
+//! Pushed families were rendered once when pushed ([`crate::family::FamilyData`]), so a scrape
 //! in the default format only writes headers and copies bytes. Other escapings re-render the
 //! few families whose names need it; OpenMetrics renders from the stored messages.
 
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use crate::cache::{Cache, NameEntry};
-use crate::group::FamilyData;
+use crate::family::FamilyData;
 use crate::names::Escaping;
 use crate::proto::{LabelPair, MetricFamily, MetricType};
 use crate::self_metrics;
@@ -208,7 +208,7 @@ fn escape_labels(labels: &mut [LabelPair], esc: Escaping) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::{sanitize, FamilyData};
+    use crate::family::{sanitize, FamilyData};
     use crate::grouping_key::GroupingKey;
     use crate::proto::{Counter, Gauge, Metric};
 

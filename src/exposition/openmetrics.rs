@@ -16,7 +16,7 @@
 
 use super::escape::{exposed_name, push_escaped, push_name};
 use super::text::{escaped_labels, push_name_and_labels, Series, BUCKET_LABEL, QUANTILE_LABEL};
-use crate::gofmt;
+use crate::go_strconv;
 use crate::names::Escaping;
 use crate::proto::{Exemplar, Metric, MetricType, Timestamp};
 
@@ -191,10 +191,10 @@ fn push_float(out: &mut Vec<u8>, v: f64) {
     if v == 0.0 {
         out.extend_from_slice(b"0.0");
     } else if v.is_nan() || v.is_infinite() {
-        gofmt::append_float(out, v);
+        go_strconv::append_float(out, v);
     } else {
         let start = out.len();
-        gofmt::append_float(out, v);
+        go_strconv::append_float(out, v);
         if !out[start..].iter().any(|&b| b == b'.' || b == b'e') {
             out.extend_from_slice(b".0");
         }

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::escape::{exposed_label, exposed_name, push_escaped, push_name};
-use crate::gofmt;
+use crate::go_strconv;
 use crate::names::{is_legacy_metric_name, Escaping};
 use crate::proto::{LabelPair, Metric, MetricType};
 
@@ -150,7 +150,7 @@ pub(crate) fn push_float(out: &mut Vec<u8>, v: f64) {
     if v == 0.0 {
         out.push(b'0');
     } else {
-        gofmt::append_float(out, v);
+        go_strconv::append_float(out, v);
     }
 }
 

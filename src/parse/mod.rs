@@ -4,7 +4,7 @@ pub mod encoding;
 pub mod protobuf;
 pub mod text;
 
-use crate::gofmt::quote;
+use crate::go_strconv::quote;
 use crate::names::NameValidation;
 use crate::proto::MetricFamily;
 

@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::gofmt::{quote, quote_bytes};
+use crate::go_strconv::{quote, quote_bytes};
 use crate::names::NameValidation;
 use crate::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile,

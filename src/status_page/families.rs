@@ -4,16 +4,16 @@
 //!
 //! Counters, gauges and untyped metrics show their value. Summaries and histograms show one
 //! small table per series (quantiles or cumulative buckets, then count and sum), and native
-//! histograms a one-line bucket summary ([`crate::api::native::describe`]).
+//! histograms a one-line bucket summary ([`crate::native_histogram::describe`]).
 
 use askama::Template;
 use jiff::tz::TimeZone;
 
 use super::format::{format_value, time_view, TimeView};
 use super::{Badge, BadgeKind};
-use crate::api::native as native_histogram;
 use crate::cache::Group;
 use crate::names::{is_legacy_label_name, NameValidation};
+use crate::native_histogram;
 use crate::proto::{Histogram, Metric, MetricType, Summary};
 
 /// The families fragment of one group, with its recent pushes from the history.
@@ -178,7 +178,7 @@ fn series_view(m: &Metric, mtype: MetricType, group: &Group, names: NameValidati
 /// Upstream 1.11 quotes a label name that is invalid under the active validation scheme.
 fn display_label_name(name: &str, names: NameValidation) -> String {
     if names == NameValidation::Legacy && !is_legacy_label_name(name) {
-        crate::gofmt::quote(name)
+        crate::go_strconv::quote(name)
     } else {
         name.to_string()
     }
@@ -260,7 +260,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::group::FamilyData;
+    use crate::family::FamilyData;
     use crate::grouping_key::GroupingKey;
     use crate::proto::{Bucket, Counter, Gauge, LabelPair, MetricFamily, Quantile};
 

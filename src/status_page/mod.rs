@@ -209,7 +209,7 @@ mod tests {
 
     use super::*;
     use crate::cli::Cli;
-    use crate::group::{timestamp_family, PUSH_TIME};
+    use crate::family::{timestamp_family, PUSH_TIME};
 
     fn config(args: &[&str]) -> Config {
         let mut argv = vec!["pushgateway"];

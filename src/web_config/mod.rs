@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub use guard::{guard, HttpGuard};
 
-use crate::config::parse_go_duration;
+use crate::duration::parse_go_duration;
 
 /// The loaded configuration: TLS for the listeners, the guard for the routes.
 #[derive(Debug, Default)]

@@ -2,7 +2,7 @@
 //! See: spec §1.4, §5.1–§5.5 and §10 "api/v1/api_test.go".
 
 use base64::Engine as _;
-use pushgateway::gofmt::format_float;
+use pushgateway::go_strconv::format_float;
 use pushgateway::proto::{
     Bucket, BucketSpan, Histogram, LabelPair, Metric, MetricFamily, MetricType, Summary,
 };

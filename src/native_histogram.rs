@@ -1,5 +1,5 @@
-//! Native (sparse) histogram buckets as the JSON API lists them and the status page
-//! describes them.
+//! Native (sparse) histogram buckets, walked as Prometheus walks them: the JSON API lists
+//! them ([`crate::api`]) and the status page describes them ([`crate::status_page`]).
 //!
 //! Upstream converts the pushed protobuf into Prometheus's `model/histogram` types and walks
 //! their bucket iterators, so the answer carries Prometheus's bucket semantics: spans and
@@ -8,10 +8,8 @@
 
 use std::sync::OnceLock;
 
-use crate::gofmt::format_float;
+use crate::go_strconv::format_float;
 use crate::proto::{BucketSpan, Histogram};
-
-use super::gojson::Json;
 
 /// Prometheus's schema of histograms with custom bucket bounds.
 const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
@@ -19,23 +17,14 @@ const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
 /// Highest schema with a bound table in Prometheus.
 const MAX_TABLE_SCHEMA: i32 = 8;
 
-/// A native histogram's `count` and `buckets` for the JSON API.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NativeBuckets {
-    /// The sample count, formatted (integer or float).
-    pub count: String,
-    /// `[[boundaries, "lower", "upper", "count"], …]`.
-    pub buckets: Json,
-}
-
 /// Whether upstream treats this histogram as native: it has at least one span.
-pub fn is_native(h: &Histogram) -> bool {
+pub(crate) fn is_native(h: &Histogram) -> bool {
     !h.positive_span.is_empty() || !h.negative_span.is_empty()
 }
 
 /// The bucket count of one bucket: absolute integer (from deltas) or float.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Count {
+pub(crate) enum Count {
     Int(u64),
     Float(f64),
 }
@@ -48,7 +37,8 @@ impl Count {
         }
     }
 
-    fn format(self) -> String {
+    /// The count as upstream prints it (integer, or Go's float formatting).
+    pub(crate) fn format(self) -> String {
         match self {
             Count::Int(n) => n.to_string(),
             Count::Float(f) => format_float(f),
@@ -58,14 +48,14 @@ impl Count {
 
 /// One bucket: interval kind (0 `(l,u]`, 1 `[l,u)`, 2 `(l,u)`, 3 `[l,u]`), bounds, count.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct ApiBucket {
-    boundaries: u64,
-    lower: f64,
-    upper: f64,
-    count: Count,
+pub(crate) struct Bucket {
+    pub(crate) boundaries: u64,
+    pub(crate) lower: f64,
+    pub(crate) upper: f64,
+    pub(crate) count: Count,
 }
 
-impl ApiBucket {
+impl Bucket {
     fn new(
         lower: f64,
         upper: f64,
@@ -79,40 +69,19 @@ impl ApiBucket {
             (false, false) => 2,
             (true, true) => 3,
         };
-        ApiBucket {
+        Bucket {
             boundaries,
             lower,
             upper,
             count,
         }
     }
-
-    fn to_json(self) -> Json {
-        Json::Array(vec![
-            Json::Uint(self.boundaries),
-            Json::Str(format_float(self.lower)),
-            Json::Str(format_float(self.upper)),
-            Json::Str(self.count.format()),
-        ])
-    }
-}
-
-/// Count and buckets of a native histogram: non-empty negative buckets from the most negative
-/// up, then the zero bucket when its count is not zero, then non-empty positive buckets
-/// ascending. A histogram is a float histogram when its float sample count or float zero
-/// count is positive; otherwise its integer deltas are used.
-pub fn native_buckets(h: &Histogram) -> NativeBuckets {
-    let (count, buckets) = bucket_list(h);
-    NativeBuckets {
-        count,
-        buckets: Json::Array(buckets.into_iter().map(ApiBucket::to_json).collect()),
-    }
 }
 
 /// Prometheus's `Histogram.String()` of a native histogram, which upstream's status page
 /// shows: `{count:20, sum:99.23, [-1.414213562373095,-1):2, (1,1.414213562373095]:2}`.
-pub fn describe(h: &Histogram) -> String {
-    let (count, buckets) = bucket_list(h);
+pub(crate) fn describe(h: &Histogram) -> String {
+    let (count, buckets) = buckets(h);
     let mut out = format!("{{count:{count}, sum:{}", format_float(h.sample_sum()));
     for b in buckets {
         let (open, close) = match b.boundaries {
@@ -132,8 +101,11 @@ pub fn describe(h: &Histogram) -> String {
     out
 }
 
-/// The formatted sample count and the non-empty buckets in upstream's order.
-fn bucket_list(h: &Histogram) -> (String, Vec<ApiBucket>) {
+/// The formatted sample count and the non-empty buckets in upstream's order: non-empty
+/// negative buckets from the most negative up, then the zero bucket when its count is not
+/// zero, then non-empty positive buckets ascending. A histogram is a float histogram when its
+/// float sample count or float zero count is positive; otherwise its integer deltas are used.
+pub(crate) fn buckets(h: &Histogram) -> (String, Vec<Bucket>) {
     let float = h.sample_count_float() > 0.0 || h.zero_count_float() > 0.0;
     let schema = h.schema();
     let (count, zero_count, negative, positive) = if float {
@@ -157,9 +129,7 @@ fn bucket_list(h: &Histogram) -> (String, Vec<ApiBucket>) {
     }
     if !zero_count.is_zero() {
         let threshold = h.zero_threshold();
-        out.push(ApiBucket::new(
-            -threshold, threshold, true, true, zero_count,
-        ));
+        out.push(Bucket::new(-threshold, threshold, true, true, zero_count));
     }
     for &(idx, count) in positive.iter().filter(|(_, c)| !c.is_zero()) {
         out.push(bucket_at(idx, schema, true, count));
@@ -168,16 +138,16 @@ fn bucket_list(h: &Histogram) -> (String, Vec<ApiBucket>) {
 }
 
 /// The bucket with index `idx` on the positive or negative side.
-fn bucket_at(idx: i32, schema: i32, positive: bool, count: Count) -> ApiBucket {
+fn bucket_at(idx: i32, schema: i32, positive: bool, count: Count) -> Bucket {
     let (lower, upper) = if positive {
         (bound(idx.wrapping_sub(1), schema), bound(idx, schema))
     } else {
         (-bound(idx, schema), -bound(idx.wrapping_sub(1), schema))
     };
     if schema == CUSTOM_BUCKETS_SCHEMA {
-        ApiBucket::new(lower, upper, idx == 0, true, count)
+        Bucket::new(lower, upper, idx == 0, true, count)
     } else {
-        ApiBucket::new(lower, upper, lower < 0.0, upper > 0.0, count)
+        Bucket::new(lower, upper, lower < 0.0, upper > 0.0, count)
     }
 }
 
@@ -239,7 +209,7 @@ fn float_buckets(spans: &[BucketSpan], counts: &[f64]) -> Vec<(i32, Count)> {
 /// Where Prometheus would panic (custom-bucket indices other than 0 and -1, schemas above 8)
 /// upstream drops the connection; here the nearest meaningful bound is returned instead:
 /// ±Inf for custom buckets, and the exact `2^(idx/2^schema)` for the finer schemas.
-pub fn bound(idx: i32, schema: i32) -> f64 {
+pub(crate) fn bound(idx: i32, schema: i32) -> f64 {
     if schema == CUSTOM_BUCKETS_SCHEMA {
         return if idx >= 0 {
             f64::INFINITY
@@ -346,11 +316,22 @@ mod tests {
         }
     }
 
+    /// The count and the buckets as the JSON API writes them (`[[0,"1","2","3"],…]`).
     fn encoded(h: &Histogram) -> (String, String) {
-        let nb = native_buckets(h);
-        let mut out = Vec::new();
-        super::super::gojson::write(&nb.buckets, &mut out);
-        (nb.count, String::from_utf8(out).unwrap())
+        let (count, list) = buckets(h);
+        let items: Vec<String> = list
+            .iter()
+            .map(|b| {
+                format!(
+                    "[{},\"{}\",\"{}\",\"{}\"]",
+                    b.boundaries,
+                    format_float(b.lower),
+                    format_float(b.upper),
+                    b.count.format()
+                )
+            })
+            .collect();
+        (count, format!("[{}]", items.join(",")))
     }
 
     #[test]
