@@ -11,8 +11,8 @@ use std::sync::Arc;
 use crate::cache::Cache;
 use crate::family::FamilyData;
 use crate::go_strconv::{format_float, quote};
+use crate::metrics::names::own_type;
 use crate::proto::{Metric, MetricFamily, MetricType};
-use crate::self_metrics;
 
 /// Checks one sanitised family on its own: label names, duplicate label names, reserved
 /// labels of summaries and histograms, and that each metric holds a value of the family's type.
@@ -87,7 +87,7 @@ pub fn check_push(
         elsewhere.then_some(entry.mtype)
     };
     let type_of = |name: &str| -> Option<MetricType> {
-        self_metrics::own_type(name)
+        own_type(name)
             .or_else(|| families.get(name).map(|f| f.mtype))
             .or_else(|| others_type(name))
     };
@@ -95,7 +95,7 @@ pub fn check_push(
         let Some(family) = families.get(*name) else {
             continue;
         };
-        if let Some(own) = self_metrics::own_type(name) {
+        if let Some(own) = own_type(name) {
             if own != family.mtype {
                 errors.push(format!(
                     "gathered metric family {name} has type {} but should have {}",

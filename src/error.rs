@@ -7,10 +7,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::gateway::PushError;
+use crate::gateway::GatewayError;
 use crate::grouping_key::GroupingKeyError;
 use crate::parse::ParseError;
-use crate::store::StoreError;
 
 /// Everything a handler can fail with.
 #[derive(Debug)]
@@ -59,13 +58,6 @@ impl ResponseError for ApiError {
     }
 }
 
-impl ApiError {
-    /// The response for this error (for handlers that do not return `Result`).
-    pub fn error_response_owned(self) -> HttpResponse {
-        ResponseError::error_response(&self)
-    }
-}
-
 /// A `text/plain` answer with upstream's headers for error bodies.
 pub fn plain_text(status: StatusCode, body: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status)
@@ -89,18 +81,12 @@ impl From<ParseError> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<PushError> for ApiError {
-    fn from(e: PushError) -> Self {
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
         match e {
-            PushError::Rejected(m) => ApiError::Inconsistent(m),
-            PushError::Limit(m) => ApiError::BadRequest(m),
-            PushError::Store(e) => e.into(),
+            GatewayError::Rejected(m) => ApiError::Inconsistent(m),
+            GatewayError::Limit(m) => ApiError::BadRequest(m),
+            GatewayError::Store(e) => ApiError::Internal(e.to_string()),
         }
     }
 }

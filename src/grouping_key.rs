@@ -5,7 +5,7 @@
 //! where a `<name>@base64` pair carries a base64url value. Clients and tests compare the
 //! 400 bodies byte for byte, so [`GroupingKey::from_path`] follows upstream's
 //! `handler/push.go` (`decodeBase64`, `splitLabels`) step by step: the same checks, in the
-//! same order, with the same messages (spec §1.7, §1.8).
+//! same order, with the same messages (upstream's handler/push.go and handler/delete.go).
 //!
 //! One deliberate difference: upstream stores base64-decoded values that are not UTF-8 and
 //! then fails every scrape; such keys are rejected here instead

@@ -1,66 +1,84 @@
 //! A wire-compatible Prometheus Pushgateway that keeps every pushed metric group in SQLite.
 //!
 //! # Layout
-//! * [`cli`] / [`config`]: upstream's flags as typed, then resolved once.
-//! * [`startup`]: opens the store, binds, serves, warms the cache in the background.
-//! * [`routes`]: upstream's routing answers ([`router`]) and the thin HTTP handlers.
+//! Dependencies run one way, down this list: a module uses only modules of its own layer or
+//! of the layers above it in the list.
+//!
+//! **Vocabulary** (leaves):
+//! * [`proto`]: the `io.prometheus.client` protobuf messages.
+//! * [`names`]: metric and label name rules, UTF-8 names and their escaping schemes.
+//! * [`go_strconv`]: Go's float and string formatting, which the wire formats inherit.
+//! * [`duration`]: Go and Prometheus duration syntax.
+//! * [`version`]: what this build reports about itself.
 //! * [`grouping_key`]: the group a push URL names, `@base64` forms included.
-//! * [`parse`]: push bodies (Content-Encoding, protobuf, the strict text parser).
-//! * [`group`]: pushed families sanitised against the key and prepared for serving.
-//! * [`consistency`]: would the store still expose valid metrics after this push?
-//! * [`gateway`]: one transaction per push, then the cache, in commit order.
-//! * [`store`]: all SQL; migrations in `migrations/`.
-//! * [`cache`]: the in-memory copy `/metrics` and the checks read, indexed by group and name.
-//! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
-//! * [`self_metrics`]: the gateway's own metrics.
-//! * [`api`]: the JSON API's documents (`/api/v1/status`, `/api/v1/metrics`), byte-exact.
-//! * [`self_metrics`]: the gateway's own metrics: [`http_metrics`] (requests, push
-//!   summaries over [`summary`]) and [`storage_metrics`].
+//! * [`family`]: one pushed family sanitised against its key and rendered for serving.
+//! * [`native_histogram`]: Prometheus's walk of native histogram buckets.
+//! * [`history`]: the pushed history's types and the values recorded per push.
+//! * [`metrics`]: the gateway's own metrics (names table, HTTP, storage, process).
+//! * [`parse`]: push bodies (Content-Encoding, delimited protobuf, the strict text parser).
 //! * [`limits`]: the optional `--push.max-*` guard rails.
-//! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, extra headers.
-//! * [`status_page`]: the browser status page's views (templates in `templates/`, assets in
-//!   `static/`), read from the cache.
+//!
+//! **State**:
+//! * [`cache`]: the in-memory copy of every group, indexed by group and by metric name.
+//! * [`consistency`]: would the store still expose valid metrics after this push?
+//! * [`store`]: all SQL (groups, families, history, pruning); migrations in `migrations/`.
+//! * [`exposition`]: `/metrics` in text, protobuf and OpenMetrics, rendered from the cache.
+//!
+//! **Service**:
+//! * [`gateway`]: the one way into the store: plan, check, commit, update the cache.
+//!
+//! **HTTP** (names nothing from [`store`]):
+//! * [`routing`]: upstream's ServeMux and httprouter answers; the route tables.
+//! * [`routes`]: the thin handlers; [`error`]: their error type and its one mapping.
+//! * [`api`]: the JSON documents; [`status_page`]: the browser page's views (templates in
+//!   `templates/`, assets in `static/`).
+//! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
+//!
+//! **Start-up**: [`cli`] (flags as typed) → [`config`] (resolved) → [`startup`]
+//! (store opened, listeners bound, cache warmed in the background), [`logging`].
 //!
 //! # Data flow
 //! ```text
-//! PUT|POST|DELETE /metrics/job/<job>/...
-//!   routes::push ─► GroupingKey::from_path ─► parse::parse_body ─► web::block(gateway.push)
-//!     gateway: prepare (sanitise, check, render) ─► writer lock ─► consistency::check_push
-//!              ─► BEGIN IMMEDIATE … COMMIT ─► cache.put_group ─► unlock ─► 200
-//! GET /metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
-//! GET P/api/v1/… ─► routes::api_v1 (own router, CORS) ─► api::metrics_document(cache) ─► JSON
-//! start-up     ─► store::open (PRAGMAs, migrations) ─► bind (only /-/healthy 200, the rest 503)
-//!              ─► background: store::load_all ─► cache ─► ready (every route served)
+//! PUT|POST|DELETE P/metrics/job/<job>/...
+//!   routing::Routes::resolve ─► routes::push ─► GroupingKey::from_path
+//!     ─► parse::parse_body (text or protobuf) ─► blocking pool: gateway.push
+//!   gateway: prepare (sanitise, check_family, render: family::FamilyData)   no lock
+//!     ─► writer lock ─► plan::plan_push against the cached group ─► consistency::check_push
+//!     ─► store: BEGIN IMMEDIATE … group row, family rows, history record … COMMIT
+//!     ─► cache.put_group ─► unlock ─► 200
+//! GET P/metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
+//! GET P/api/v1/… ─► routes::api_v1 ─► api::metrics_document(cache) | gateway.history ─► JSON
+//! GET P/ ─► routes::status ─► status_page::StatusPage(cache) ─► askama ─► HTML
+//! start-up ─► store::open (PRAGMAs, migrations) ─► bind (only /-/healthy 200, the rest 503)
+//!          ─► background: gateway::Gateway::warm (store ─► cache) ─► ready, pruner started
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
-pub mod api;
-pub mod cache;
+pub(crate) mod api;
+pub(crate) mod cache;
 pub mod cli;
 pub mod config;
-pub mod consistency;
-pub mod duration;
-pub mod error;
-pub mod exposition;
-pub mod family;
-pub mod gateway;
+pub(crate) mod consistency;
+pub(crate) mod duration;
+pub(crate) mod error;
+pub(crate) mod exposition;
+pub(crate) mod family;
+pub(crate) mod gateway;
 pub mod go_strconv;
 pub mod grouping_key;
-pub mod history;
-pub mod http_metrics;
-pub mod limits;
+pub(crate) mod history;
+pub(crate) mod limits;
 pub mod logging;
+pub(crate) mod metrics;
 pub mod names;
-pub mod native_histogram;
+pub(crate) mod native_histogram;
 pub mod parse;
 pub mod proto;
-pub mod router;
-pub mod routes;
-pub mod self_metrics;
+pub(crate) mod routes;
+pub(crate) mod routing;
 pub mod startup;
-pub mod status_page;
-pub mod storage_metrics;
+pub(crate) mod status_page;
 pub mod store;
-pub mod summary;
-pub mod web_config;
+pub mod version;
+pub(crate) mod web_config;

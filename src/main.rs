@@ -37,10 +37,7 @@ async fn main() -> ExitCode {
         }
     };
     pushgateway::logging::init(config.log_level, config.log_format);
-    log::info!(
-        "starting pushgateway {}",
-        pushgateway::self_metrics::VERSION
-    );
+    log::info!("starting pushgateway {}", pushgateway::version::VERSION);
     let app = match Application::build(config) {
         Ok(app) => app,
         Err(e) => {

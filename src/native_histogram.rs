@@ -363,7 +363,7 @@ mod tests {
         assert_eq!(describe(&float), "{count:2.5, sum:1, (1,2]:2.5}");
     }
 
-    // See: spec §10 api/v1/api_test.go, TestMetricsAPI ("int native histogram").
+    // See: upstream's api/v1/api_test.go, TestMetricsAPI ("int native histogram").
     #[test]
     fn an_integer_native_histogram_decodes_its_deltas() {
         let h = Histogram {
@@ -386,7 +386,7 @@ mod tests {
         );
     }
 
-    // See: spec §10 api/v1/api_test.go, TestMetricsAPI ("float native histogram").
+    // See: upstream's api/v1/api_test.go, TestMetricsAPI ("float native histogram").
     #[test]
     fn a_float_native_histogram_lists_every_non_zero_bucket_even_negative_ones() {
         let h = Histogram {

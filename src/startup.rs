@@ -9,10 +9,10 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::Config;
 use crate::gateway::{Gateway, Options};
-use crate::history::Pruner;
 use crate::routes::{serve, AppState, Readiness};
+use crate::store::prune::Pruner;
 use crate::store::{self, Pool, StoreError};
-use crate::web_config::{WebConfig, WebConfigError};
+use crate::web_config::WebConfig;
 
 /// Why the gateway could not start.
 #[derive(Debug)]
@@ -22,8 +22,10 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    Routes(crate::router::PatternError),
-    WebConfig(WebConfigError),
+    /// The route prefix or telemetry path cannot form a route.
+    Routes(String),
+    /// `--web.config.file` cannot be used.
+    WebConfig(String),
 }
 
 impl std::fmt::Display for StartupError {
@@ -71,7 +73,9 @@ impl Application {
     /// and [`Application::run_until_stopped`] returns the reason. Port 0 picks a free port.
     pub fn build(config: Config) -> Result<Application, StartupError> {
         let web_config = match &config.web_config_file {
-            Some(path) => WebConfig::load(path).map_err(StartupError::WebConfig)?,
+            Some(path) => {
+                WebConfig::load(path).map_err(|e| StartupError::WebConfig(e.to_string()))?
+            }
             None => WebConfig::none(),
         };
         let tls = web_config.tls;
@@ -86,7 +90,9 @@ impl Application {
             max_series_total: config.limits.max_series_total,
         };
         let pool = store::open(config.database.as_deref()).map_err(StartupError::Store)?;
-        let readiness = web::Data::new(Readiness::new(&config).map_err(StartupError::Routes)?);
+        let readiness = web::Data::new(
+            Readiness::new(&config).map_err(|e| StartupError::Routes(e.to_string()))?,
+        );
         let listeners = config
             .listen
             .iter()
@@ -205,8 +211,9 @@ fn warm_up(
             started.elapsed()
         );
     }
-    let state = AppState::new(gateway.clone(), config, server).map_err(StartupError::Routes)?;
-    let pruner = Pruner::start(gateway.clone());
+    let state = AppState::new(gateway.clone(), config, server)
+        .map_err(|e| StartupError::Routes(e.to_string()))?;
+    let pruner = gateway.start_pruner();
     readiness.set_ready(state);
     log::info!("ready");
     Ok(Warm { gateway, pruner })

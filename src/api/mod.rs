@@ -3,10 +3,11 @@
 //! Upstream answers both with `json.Marshal` of Go maps and structs, and scripts and the
 //! upstream tests compare the result exactly: field names, string-formatted numbers
 //! (`fmt.Sprint`), integer versus float counts, native histogram bucket arrays, times in
-//! RFC 3339 with nanoseconds in the process's zone (spec §5.1–§5.3). Everything here is a pure
+//! RFC 3339 with nanoseconds in the process's zone (upstream's api/v1/api.go). Everything here is a pure
 //! function from cache data to those bytes; the handlers live in `routes::api_v1`.
 
 pub mod gojson;
+pub(crate) mod history;
 
 use std::collections::BTreeMap;
 
@@ -18,32 +19,8 @@ use crate::family::FamilyData;
 use crate::go_strconv::format_float;
 use crate::native_histogram;
 use crate::proto::{Histogram, Metric, MetricType, Summary};
-use crate::self_metrics::{REVISION, VERSION};
 
 use gojson::Json;
-
-/// Upstream's `build_information`: the keys of its `version` package.
-pub fn build_information() -> BTreeMap<String, String> {
-    let entries = [
-        // Same values as the `branch` and `goversion` labels of `pushgateway_build_info`.
-        ("branch", "main"),
-        (
-            "buildDate",
-            option_env!("PUSHGATEWAY_BUILD_DATE").unwrap_or("unknown"),
-        ),
-        (
-            "buildUser",
-            option_env!("PUSHGATEWAY_BUILD_USER").unwrap_or("unknown"),
-        ),
-        ("goVersion", "rust"),
-        ("revision", REVISION),
-        ("version", VERSION),
-    ];
-    entries
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 /// The body of `GET /api/v1/status`.
 pub fn status_document(
@@ -417,7 +394,7 @@ mod tests {
         );
     }
 
-    // See: spec §10 api/v1/api_test.go, TestMetricsAPI (populated).
+    // See: upstream's api/v1/api_test.go, TestMetricsAPI (populated).
     #[test]
     fn upstreams_populated_example_is_reproduced_byte_for_byte() {
         let g = group(upstream_test_families(), PUSHED_NS, 0);
@@ -606,23 +583,6 @@ mod tests {
                 r#""start_time":"2020-03-10T00:54:08.025744841+05:30"}}"#
             )
         );
-    }
-
-    #[test]
-    fn build_information_has_upstreams_keys() {
-        let keys: Vec<String> = build_information().into_keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "branch",
-                "buildDate",
-                "buildUser",
-                "goVersion",
-                "revision",
-                "version"
-            ]
-        );
-        assert_eq!(build_information()["version"], VERSION);
     }
 
     #[test]

@@ -16,9 +16,9 @@ use prost::Message;
 
 use crate::cache::{Cache, NameEntry};
 use crate::family::FamilyData;
+use crate::metrics::names::own_help;
 use crate::names::Escaping;
 use crate::proto::{LabelPair, MetricFamily, MetricType};
-use crate::self_metrics;
 
 /// The wire formats `/metrics` can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ fn merged<'a>(cache: &'a Cache, own: &'a [MetricFamily]) -> Vec<Merged<'a>> {
             .map(|e| e.groups.values().collect())
             .unwrap_or_default();
         let help = match own_family {
-            Some(f) => self_metrics::own_help(f.name()).or(f.help.as_deref()),
+            Some(f) => own_help(f.name()).or(f.help.as_deref()),
             None => pushed
                 .iter()
                 .find_map(|f| f.help.as_deref().filter(|h| !h.is_empty())),

@@ -1,5 +1,5 @@
 //! Content negotiation for `GET /metrics`: which exposition format, which name escaping, and
-//! whether to gzip (spec §4.2, §4.3).
+//! whether to gzip (client_golang's promhttp and prometheus/common's expfmt, as upstream uses them).
 //!
 //! Upstream serves `/metrics` through client_golang's `promhttp` handler, which asks
 //! prometheus/common's `expfmt` for the format and a vendored copy of gddo's `httputil` for the
@@ -35,16 +35,6 @@ pub enum OpenMetricsVersion {
     V0_0_1,
     /// `version=1.0.0`.
     V1_0_0,
-}
-
-impl OpenMetricsVersion {
-    /// The value of the `version` parameter.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpenMetricsVersion::V0_0_1 => "0.0.1",
-            OpenMetricsVersion::V1_0_0 => "1.0.0",
-        }
-    }
 }
 
 /// The outcome of negotiating one scrape's `Accept` header.
@@ -136,14 +126,6 @@ pub fn content_type(n: &Negotiated) -> String {
         },
     };
     format!("{base}; escaping={}", n.escaping.as_param())
-}
-
-/// Whether to gzip the response, given the request's `Accept-Encoding` (first or only value).
-///
-/// See [`accepts_gzip_in`] for the rules; with several header lines use that function, since
-/// upstream reads each line separately.
-pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
-    accepts_gzip_in(accept_encoding)
 }
 
 /// Whether to gzip the response, given every `Accept-Encoding` header line.
@@ -385,6 +367,11 @@ fn parse_quality(s: &str) -> (f64, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`accepts_gzip_in`] for one `Accept-Encoding` line (or none).
+    fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+        accepts_gzip_in(accept_encoding)
+    }
 
     /// Prometheus 2.x's default scrape `Accept` (four scrape protocols, UTF-8 names enabled).
     const PROMETHEUS_2: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";

@@ -1,5 +1,5 @@
 //! Pushes whose body is a stream of length-delimited `io.prometheus.client.MetricFamily`
-//! messages (spec §3.1).
+//! messages (upstream's handler/push.go).
 //!
 //! Upstream picks this parser only when Go's `mime.ParseMediaType` accepts the Content-Type,
 //! the media type is `application/vnd.google.protobuf` and the parameters say

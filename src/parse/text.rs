@@ -3,7 +3,7 @@
 //! Upstream Pushgateway 1.11.3 parses every non-protobuf push with prometheus/common
 //! v0.69.0 `expfmt.TextParser`, and clients see its verdicts and error texts on the wire.
 //! The obvious crate, prometheus-parse, silently drops valid samples and accepts much of
-//! what Prometheus rejects (see shared/CRATES.md §3), so this module is our own byte-level
+//! what Prometheus rejects (checked against the original on 56 inputs when the project started), so this module is our own byte-level
 //! parser that accepts and rejects exactly what upstream does, with the same messages and
 //! line numbers (`text format parsing error in line N: ...`).
 //!
@@ -2129,7 +2129,7 @@ mod tests {
 
     // --- the CRATES.md comparison table --------------------------------------------------
 
-    /// Every input of the 56-input comparison in shared/CRATES.md §3, with the verdict of
+    /// Every input of the 56-input comparison made when the project started, with the verdict of
     /// upstream 1.11.3 (where it differs from the 1.5.1 reference: quoted names, `\"` in
     /// HELP). `None` means accepted by the parser.
     #[test]

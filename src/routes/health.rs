@@ -5,27 +5,21 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::AppState;
-use crate::error::plain_text;
-use crate::store::probe_writable;
+use super::{blocking, AppState};
+use crate::error::{plain_text, ApiError};
 
 /// Upstream's answer: 200, body `OK`.
-pub fn ok() -> HttpResponse {
+pub(super) fn ok() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body("OK")
 }
 
 /// `/-/healthy`: [`ok`] when a write transaction can be committed now, else 500.
-pub async fn healthy(state: &web::Data<AppState>) -> HttpResponse {
-    let state = state.clone();
-    let probe = web::block(move || -> Result<(), String> {
-        let mut conn = state.gateway.pool().get().map_err(|e| e.to_string())?;
-        probe_writable(&mut conn).map_err(|e| e.to_string())
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    health_answer(probe)
+pub(super) async fn healthy(state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let gateway = state.gateway.clone();
+    let probe = blocking(move || Ok::<_, ApiError>(gateway.probe_writable())).await?;
+    Ok(health_answer(probe.map_err(|e| e.to_string())))
 }
 
 /// The answer for a write probe's outcome; the cause goes to the log, not to the client.

@@ -11,7 +11,7 @@ use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 
 use super::Route;
-use crate::http_metrics::{approximate_request_size, HttpMetrics};
+use crate::metrics::http::{approximate_request_size, HttpMetrics};
 
 /// The `handler` label of a route, `None` for routes upstream does not count. Extend this
 /// when adding a route.

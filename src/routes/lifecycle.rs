@@ -6,10 +6,12 @@ use std::sync::atomic::Ordering;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::AppState;
+use super::sender::{history_request, now_ns};
+use super::{blocking, AppState};
+use crate::error::ApiError;
 
 /// PUT or POST `/-/quit`: starts a graceful stop (in-flight requests finish) after answering.
-pub fn quit(state: &AppState) -> HttpResponse {
+pub(super) fn quit(state: &AppState) -> HttpResponse {
     if !state.config.enable_lifecycle {
         return HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
@@ -30,7 +32,7 @@ pub fn quit(state: &AppState) -> HttpResponse {
 }
 
 /// GET `/-/quit`: upstream's fixed 405, without an `Allow` header.
-pub fn quit_get() -> HttpResponse {
+pub(super) fn quit_get() -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .content_type("text/plain; charset=utf-8")
         .body("Only POST or PUT requests allowed.")
@@ -38,17 +40,15 @@ pub fn quit_get() -> HttpResponse {
 
 /// PUT `/api/v1/admin/wipe`: deletes every group. Upstream answers 202 before the deletes
 /// are applied; here they are committed first, so a following scrape is already empty.
-pub async fn wipe(req: &actix_web::HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
+pub(super) async fn wipe(
+    req: &actix_web::HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let gateway = state.gateway.clone();
-    let mut request = super::push::history_request(req, 0);
+    let mut request = history_request(req, 0);
     request.method = "WIPE".to_string();
-    let now = super::push::now_ns();
-    match web::block(move || gateway.wipe(now, &request)).await {
-        Ok(Ok(count)) => {
-            log::info!("wiped {count} groups via the admin API");
-            HttpResponse::Accepted().finish()
-        }
-        Ok(Err(e)) => crate::error::ApiError::from(e).error_response_owned(),
-        Err(e) => crate::error::ApiError::from(e).error_response_owned(),
-    }
+    let now = now_ns();
+    let count = blocking(move || gateway.wipe(now, &request)).await?;
+    log::info!("wiped {count} groups via the admin API");
+    Ok(HttpResponse::Accepted().finish())
 }

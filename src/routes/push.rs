@@ -5,12 +5,12 @@
 //! A refused request logs one line at error level: who (the client's address), what (method
 //! and grouping key, or the path when the key itself is invalid) and why (the 400's text).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use actix_web::http::{header, Method};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::{decode_request_body, AppState};
+use super::body::decode_request_body;
+use super::sender::{client, history_request, now_ns};
+use super::{blocking, AppState};
 use crate::error::ApiError;
 use crate::gateway::PushMethod;
 use crate::grouping_key::GroupingKey;
@@ -20,7 +20,7 @@ use crate::parse::encoding::BodyDecodeError;
 use crate::parse::parse_body;
 
 /// Handles one request on a group route.
-pub async fn group(
+pub(super) async fn group(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     job: &str,
@@ -59,11 +59,11 @@ pub async fn group(
         let gateway = state.gateway.clone();
         let message = message.clone();
         let status = e.status_code().as_u16();
-        let recorded = web::block(move || {
+        let recorded = blocking(move || {
             gateway.record_rejected(key.as_ref(), now, &request, status, &message)
         })
         .await;
-        if let Ok(Err(err)) | Err(err) = recorded.map_err(crate::store::StoreError::from_blocking) {
+        if let Err(err) = recorded {
             log::error!("recording a rejected push in the history: {err}");
         }
     }
@@ -78,13 +78,6 @@ fn rejection_line(client: &str, method: &Method, group: &str, reason: &ApiError)
         "push"
     };
     format!("{what} rejected: client={client} method={method} group={group} reason={reason}")
-}
-
-/// The client's address (`ip:port`) as the connection shows it.
-pub fn client(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 async fn push(
@@ -113,7 +106,7 @@ async fn push(
         limits::check_series_per_push(&families, max).map_err(ApiError::BadRequest)?;
     }
     let gateway = state.gateway.clone();
-    web::block(move || gateway.push(&key, method, families, now, &request)).await??;
+    blocking(move || gateway.push(&key, method, families, now, &request)).await?;
     Ok(if state.config.disable_consistency_check {
         HttpResponse::Accepted().finish()
     } else {
@@ -128,30 +121,8 @@ async fn delete(
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
     let gateway = state.gateway.clone();
-    web::block(move || gateway.delete(&key, now, &request)).await??;
+    blocking(move || gateway.delete(&key, now, &request)).await?;
     Ok(HttpResponse::Accepted().finish())
-}
-
-/// What the history records about the sender of a request.
-pub fn history_request(req: &HttpRequest, body_bytes: usize) -> Request {
-    Request {
-        method: req.method().as_str().to_string(),
-        path: req.uri().path().to_string(),
-        client_address: req.peer_addr().map(|a| a.ip().to_string()),
-        user: req
-            .extensions()
-            .get::<crate::history::AuthenticatedUser>()
-            .map(|u| u.0.clone()),
-        body_bytes,
-    }
-}
-
-/// The request time as upstream records it: Unix nanoseconds.
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -12,15 +12,16 @@ use std::sync::OnceLock;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{dispatch, health, route_table, AppState, Route};
+use super::{dispatch, health, AppState};
 use crate::config::Config;
-use crate::router::{PatternError, Resolution, Router};
+use crate::routing::httprouter::{PatternError, Resolution};
+use crate::routing::{Route, Routes};
 
 /// The application state, set once when the cache is warm.
-pub struct Readiness {
+pub(crate) struct Readiness {
     app: OnceLock<web::Data<AppState>>,
-    /// The full route table, used before warming only to recognise `/-/healthy`.
-    router: Router<Route>,
+    /// The route tables, used before warming only to recognise `/-/healthy`.
+    routes: Routes,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -33,26 +34,26 @@ impl std::fmt::Debug for Readiness {
 
 impl Readiness {
     /// Not ready yet. Builds the route table, so a bad route prefix fails before binding.
-    pub fn new(config: &Config) -> Result<Readiness, PatternError> {
+    pub(crate) fn new(config: &Config) -> Result<Readiness, PatternError> {
         Ok(Readiness {
             app: OnceLock::new(),
-            router: route_table(config)?,
+            routes: Routes::new(config)?,
         })
     }
 
     /// Every route is served from now on.
-    pub fn set_ready(&self, state: AppState) {
+    pub(crate) fn set_ready(&self, state: AppState) {
         let _ = self.app.set(web::Data::new(state));
     }
 
     /// Whether the cache is warm.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.app.get().is_some()
     }
 }
 
 /// The entry point of every request: [`dispatch`] once ready, the start-up answers before.
-pub async fn serve(
+pub(crate) async fn serve(
     req: HttpRequest,
     payload: web::Payload,
     readiness: web::Data<Readiness>,
@@ -61,8 +62,8 @@ pub async fn serve(
         return dispatch(req, payload, state.clone()).await;
     }
     match readiness
-        .router
-        .resolve(req.method().as_str(), req.uri().path())
+        .routes
+        .resolve_main(req.method().as_str(), req.uri().path())
     {
         Resolution::Matched {
             value: Route::Healthy,

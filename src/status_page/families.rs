@@ -12,6 +12,7 @@ use jiff::tz::TimeZone;
 use super::format::{format_value, time_view, TimeView};
 use super::{Badge, BadgeKind};
 use crate::cache::Group;
+use crate::history::HistoryRecord;
 use crate::names::{is_legacy_label_name, NameValidation};
 use crate::native_histogram;
 use crate::proto::{Histogram, Metric, MetricType, Summary};
@@ -38,13 +39,13 @@ pub struct PushView {
 }
 
 impl PushView {
-    /// The view of a history row.
-    pub fn new(row: &crate::store::history::HistoryRow, tz: &TimeZone) -> PushView {
+    /// The view of a history record.
+    pub fn new(row: &HistoryRecord, tz: &TimeZone) -> PushView {
         PushView {
             time: time_view(row.time_ns, tz),
             method: row.method.clone(),
             status: row.status,
-            accepted: row.outcome == "accepted",
+            accepted: row.accepted(),
             error: row.error.clone().unwrap_or_default(),
             client: match (&row.user, &row.client_address) {
                 (Some(user), Some(addr)) => format!("{user} @ {addr}"),

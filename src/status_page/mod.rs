@@ -16,7 +16,7 @@
 //!   group 400.
 //!
 //! Links: every URL in the page starts with [`link_base`], the external URL's path when one
-//! is configured, else `.` so that links are relative to the route prefix (spec §1.2). Both
+//! is configured, else `.` so that links are relative to the route prefix (upstream's main.go, computeRoutePrefix). Both
 //! `P/` and `P/status` sit directly under the prefix, so `./static/…` works from either.
 //! Deletes go to `<base>/metrics` + the group's path, the wipe-all button to
 //! `<base>/api/v1/admin/wipe`.
@@ -42,7 +42,7 @@ use crate::cache::{Cache, Group};
 use crate::config::Config;
 use crate::grouping_key::GroupingKey;
 use crate::names::NameValidation;
-use crate::self_metrics::{REVISION, VERSION};
+use crate::version::{REVISION, VERSION};
 use format::{time_view, TimeView};
 
 /// How a label badge is coloured.

@@ -1,9 +1,11 @@
-//! SQL of the pushed history (`push_history`; see migrations/0002).
+//! SQL of the pushed history (`push_history`; see migrations/0002_push_history.sql): writing a
+//! record in the transaction of the change it records, listing records, counting them.
+//! Pruning is next door, in [`super::prune`].
 
 use rusqlite::{params, Connection, Transaction};
 
 use crate::grouping_key::GroupingKey;
-use crate::history::Request;
+use crate::history::{HistoryQuery, HistoryRecord, Request};
 
 /// One history row to write.
 #[derive(Debug, Clone, Copy)]
@@ -15,7 +17,8 @@ pub struct PushRecord<'a> {
     pub error: Option<&'a str>,
     pub families: Option<usize>,
     pub series: Option<usize>,
-    /// The accepted push's values as `history::samples_json` writes them, and their number.
+    /// The accepted push's values as [`crate::history::samples::SampleJson`] writes them, and
+    /// their number.
     pub samples: Option<(&'a str, usize)>,
 }
 
@@ -76,70 +79,6 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
     Ok(tx.last_insert_rowid())
 }
 
-/// Rows removed by one pruning pass.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    pub records: usize,
-    pub samples: usize,
-}
-
-/// Rows deleted per statement, so a pruning pass never holds the write lock for long.
-const PRUNE_BATCH: i64 = 5_000;
-
-/// Deletes records older than `cutoff_ns`, then drops the values of the oldest pushes until
-/// at most `max_samples` values are kept (whole pushes: a push keeps all its values or none).
-/// Runs in short transactions so that pushes are not held up.
-pub fn prune(conn: &mut Connection, cutoff_ns: i64, max_samples: u64) -> rusqlite::Result<Pruned> {
-    let mut pruned = Pruned::default();
-    loop {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let ids = "SELECT id FROM push_history WHERE time_ns < ?1 ORDER BY id LIMIT ?2";
-        let samples: i64 = tx.query_row(
-            &format!("SELECT coalesce(sum(sample_count), 0) FROM push_history WHERE id IN ({ids})"),
-            params![cutoff_ns, PRUNE_BATCH],
-            |r| r.get(0),
-        )?;
-        let records = tx.execute(
-            &format!("DELETE FROM push_history WHERE id IN ({ids})"),
-            params![cutoff_ns, PRUNE_BATCH],
-        )?;
-        tx.commit()?;
-        pruned.records += records;
-        pruned.samples += samples as usize;
-        if records < PRUNE_BATCH as usize {
-            break;
-        }
-    }
-    loop {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Newest first, the running total of values; pushes past the limit lose theirs.
-        let over = "SELECT id FROM (
-                        SELECT id, sum(sample_count) OVER (ORDER BY id DESC) AS total
-                        FROM push_history WHERE samples IS NOT NULL)
-                    WHERE total > ?1 ORDER BY id LIMIT ?2";
-        let max = max_samples.min(i64::MAX as u64) as i64;
-        let samples: i64 = tx.query_row(
-            &format!(
-                "SELECT coalesce(sum(sample_count), 0) FROM push_history WHERE id IN ({over})"
-            ),
-            params![max, PRUNE_BATCH],
-            |r| r.get(0),
-        )?;
-        let cleared = tx.execute(
-            &format!(
-                "UPDATE push_history SET samples = NULL, sample_count = 0 WHERE id IN ({over})"
-            ),
-            params![max, PRUNE_BATCH],
-        )?;
-        tx.commit()?;
-        pruned.samples += samples as usize;
-        if cleared < PRUNE_BATCH as usize {
-            break;
-        }
-    }
-    Ok(pruned)
-}
-
 /// Number of rows in the history tables: (records, samples).
 pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     Ok((
@@ -152,47 +91,8 @@ pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     ))
 }
 
-/// Which history records to list (`GET /api/v1/history`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HistoryQuery {
-    /// Exactly this group (its canonical grouping key).
-    pub grouping_key: Option<String>,
-    /// Grouping labels the record's group must have (name, value).
-    pub labels: Vec<(String, String)>,
-    /// Records at or after this time (Unix ns).
-    pub from_ns: Option<i64>,
-    /// Records before this time (Unix ns).
-    pub to_ns: Option<i64>,
-    /// `accepted` or `rejected`.
-    pub outcome: Option<String>,
-    /// Only records with an id below this (the previous page's last id).
-    pub before_id: Option<i64>,
-    /// Page size.
-    pub limit: u32,
-}
-
-/// One record as listed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryRow {
-    pub id: i64,
-    pub time: String,
-    pub time_ns: i64,
-    pub method: String,
-    pub path: String,
-    pub grouping_key: Option<String>,
-    pub labels: Option<String>,
-    pub status: i64,
-    pub outcome: String,
-    pub error: Option<String>,
-    pub body_bytes: i64,
-    pub families: Option<i64>,
-    pub series: Option<i64>,
-    pub client_address: Option<String>,
-    pub user: Option<String>,
-}
-
 /// Lists records, newest first.
-pub fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<HistoryRow>> {
+pub(crate) fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<HistoryRecord>> {
     let mut sql = String::from(
         "SELECT id, time, time_ns, method, path, grouping_key, labels, status, outcome, error,
                 body_bytes, families, series, client_address, user
@@ -231,7 +131,7 @@ pub fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<Histor
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", q.limit));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-        Ok(HistoryRow {
+        Ok(HistoryRecord {
             id: r.get(0)?,
             time: r.get(1)?,
             time_ns: r.get(2)?,

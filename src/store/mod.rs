@@ -4,9 +4,10 @@
 //! ([`crate::gateway`]) begins and commits, so one push is one transaction and nothing is
 //! answered before COMMIT returns.
 
-pub mod history;
+pub(crate) mod history;
 mod migrate;
 mod pool;
+pub mod prune;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -39,13 +40,6 @@ impl std::fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
-
-impl StoreError {
-    /// A blocking task that did not finish (it panicked or was cancelled).
-    pub fn from_blocking(e: actix_web::error::BlockingError) -> StoreError {
-        StoreError::Open(format!("blocking task failed: {e}"))
-    }
-}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {

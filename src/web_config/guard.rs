@@ -14,8 +14,12 @@ use actix_web::web;
 
 use super::auth::{parse_authorization, BasicAuth};
 use crate::error::plain_text;
-use crate::history::AuthenticatedUser;
 use actix_web::HttpMessage;
+
+/// The user a request authenticated as, put into the request's extensions by [`guard`] for
+/// the pushed history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AuthenticatedUser(pub(crate) String);
 
 /// What the middleware enforces; registered as app data, shared by every worker.
 #[derive(Debug, Default)]

@@ -16,6 +16,7 @@ mod tls;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use guard::AuthenticatedUser;
 pub use guard::{guard, HttpGuard};
 
 use crate::duration::parse_go_duration;

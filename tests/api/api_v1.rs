@@ -1,5 +1,5 @@
 //! The JSON API under `/api/v1/` and `/-/healthy`, compared with upstream's answers.
-//! See: spec §1.4, §5.1–§5.5 and §10 "api/v1/api_test.go".
+//! See: upstream's api/v1/api.go and api/v1/api_test.go.
 
 use base64::Engine as _;
 use pushgateway::go_strconv::format_float;
@@ -194,7 +194,7 @@ async fn metrics_of_an_empty_store_are_an_empty_array() {
     assert_cors(&r);
 }
 
-// See: spec §10 api/v1/api_test.go, TestMetricsAPI (populated).
+// See: upstream's api/v1/api_test.go, TestMetricsAPI (populated).
 #[actix_web::test]
 async fn metrics_show_upstreams_example_group_field_by_field() {
     let app = spawn_app(&[]).await;
@@ -322,7 +322,7 @@ async fn metrics_escape_html_characters_like_go() {
 async fn a_failed_push_shows_in_last_push_successful() {
     let app = spawn_app(&[]).await;
     assert_eq!(app.put("/metrics/job/j", "a 1\n").await.status, 200);
-    // A timestamp reaches the store and is recorded as a failed push (spec §2.3).
+    // A timestamp reaches the store and is recorded as a failed push (as upstream's handler/push.go does).
     assert_eq!(app.put("/metrics/job/j", "a 1 1000\n").await.status, 400);
     let doc: Value = serde_json::from_str(&app.get("/api/v1/metrics").await.body).unwrap();
     assert_eq!(doc["data"][0]["last_push_successful"], false);

@@ -1,4 +1,4 @@
-//! The cross-group consistency check. See: spec §2.3, §2.4, §2.6.
+//! The cross-group consistency check. See: upstream's storage/diskmetricstore.go.
 
 use crate::helpers::spawn_app;
 
@@ -122,7 +122,8 @@ async fn the_help_text_across_groups_is_deterministic() {
 
 #[actix_web::test]
 async fn an_empty_instance_key_next_to_a_missing_one_never_breaks_scrapes() {
-    // Upstream poisons its store here (spec §2.6); we refuse without creating the clashing group.
+    // Upstream poisons its store here (its failed push still creates the group, whose
+    // timestamp series clash with the other group's); we refuse without creating it.
     let app = spawn_app(&[]).await;
     app.put("/metrics/job/inst", "a 1\n").await;
     let r = app

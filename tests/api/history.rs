@@ -172,7 +172,7 @@ async fn pruning_removes_exactly_the_oldest_values_beyond_the_limit() {
         app.put("/metrics/job/p", &format!("a {i}\nb {i}\n")).await;
     }
     let mut conn = Connection::open(&db).unwrap();
-    let pruned = pushgateway::store::history::prune(&mut conn, 0, 5).unwrap();
+    let pruned = pushgateway::store::prune::prune(&mut conn, 0, 5).unwrap();
     // Whole pushes keep their values: the newest two (4 values) fit in 5, the third would not.
     assert_eq!(pruned.samples, 4);
     assert_eq!(pruned.records, 0);
@@ -194,7 +194,7 @@ async fn pruning_removes_exactly_the_oldest_values_beyond_the_limit() {
     );
     // Age: everything older than a cutoff after the pushes goes, records and values.
     let now = i64::MAX;
-    let pruned = pushgateway::store::history::prune(&mut conn, now, 5).unwrap();
+    let pruned = pushgateway::store::prune::prune(&mut conn, now, 5).unwrap();
     assert_eq!((pruned.records, pruned.samples), (4, 4));
     assert_eq!(rows(&conn, "SELECT count(*) FROM push_history")[0][0], "0");
     // The current state is untouched by pruning.

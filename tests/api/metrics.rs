@@ -1,4 +1,4 @@
-//! `/metrics`: ordering, formats, compression. See: spec §4.
+//! `/metrics`: ordering, formats, compression. See: upstream's main.go (promhttp).
 
 use std::io::Read;
 

@@ -1,5 +1,5 @@
 //! PUT-replace, POST-merge and DELETE semantics, grouping keys, and bad input.
-//! See: spec §1.7 (grouping key), §2.1–§2.3 (push semantics), §3.2 (text bodies).
+//! See: upstream's handler/push.go (grouping key, push semantics, bodies).
 
 use crate::helpers::spawn_app;
 

@@ -1,4 +1,4 @@
-//! Upstream's routing answers, health, readiness and quit. See: spec §1.3–§1.6, §5.5.
+//! Upstream's routing answers, health, readiness and quit. See: upstream's main.go and httprouter v1.3.0.
 
 use crate::helpers::{raw_request, spawn_app};
 

@@ -1,5 +1,5 @@
 //! The gateway's own metrics after a mix of requests: upstream's request counter and push
-//! summaries (names, types, labels, HELP; spec §8, §2.7) and the storage metrics.
+//! summaries (names, types, labels, HELP, as upstream's main.go and handler/push.go register them) and the storage metrics.
 
 use std::collections::BTreeMap;
 

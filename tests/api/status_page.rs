@@ -1,4 +1,4 @@
-//! The status page's HTML, its families fragment and its assets. See: spec §7, §1.2.
+//! The status page's HTML, its families fragment and its assets. See: upstream's handler/status.go and main.go.
 
 use crate::helpers::{spawn_app, TestApp};
 

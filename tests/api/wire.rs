@@ -1,5 +1,5 @@
 //! Wire formats beyond plain text: protobuf pushes and exposition, snappy bodies, UTF-8 names,
-//! native histograms. See: spec §3, §4.
+//! native histograms. See: upstream's handler/push.go and its /metrics handler.
 
 use prost::Message;
 use pushgateway::proto::{

@@ -12,9 +12,9 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, Version};
 use actix_web::HttpRequest;
 
+use super::names::own_family;
+use super::summary::{Summary, PUSH_OBJECTIVES};
 use crate::proto::{Counter, LabelPair, Metric, MetricFamily};
-use crate::self_metrics::own_family;
-use crate::summary::{Summary, PUSH_OBJECTIVES};
 
 /// Name of the request counter.
 pub const REQUESTS_TOTAL: &str = "pushgateway_http_requests_total";
@@ -88,7 +88,7 @@ impl HttpMetrics {
                 .iter_mut()
                 .map(|(method, summary)| Metric {
                     label: vec![LabelPair::new("method", *method)],
-                    summary: Some(summary.to_proto()),
+                    summary: Some(summary.expire_and_snapshot()),
                     ..Default::default()
                 })
                 .collect();

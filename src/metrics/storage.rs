@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::cache::Cache;
+use super::names::own_family;
 use crate::proto::{Bucket, Gauge, Histogram, LabelPair, Metric, MetricFamily};
-use crate::self_metrics::own_family;
 
 /// Name of the file size gauge.
 pub const FILE_SIZE: &str = "pushgateway_storage_file_size_bytes";
@@ -78,11 +77,6 @@ impl CommitHistogram {
         state.sum += seconds;
     }
 
-    /// How many COMMITs were timed.
-    pub fn count(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).count
-    }
-
     fn to_proto(&self) -> Histogram {
         let state = self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut cumulative = 0;
@@ -114,14 +108,42 @@ fn database_files(path: &Path) -> [(&'static str, PathBuf); 2] {
     [("main", path.to_path_buf()), ("wal", PathBuf::from(wal))]
 }
 
-/// The storage families, sorted by name. `database` is `None` for an in-memory database,
-/// which has no files to report.
-pub fn gather(
-    cache: &Cache,
-    commits: &CommitHistogram,
-    database: Option<&Path>,
-    history_rows: Option<(u64, u64)>,
-) -> Vec<MetricFamily> {
+/// Figures kept while the gateway writes and prunes: how long each COMMIT took, and the
+/// history's size as the last pruning pass counted it. Shared by the writer and the pruner.
+#[derive(Debug, Default)]
+pub(crate) struct StorageStats {
+    /// How long each COMMIT took.
+    pub(crate) commits: CommitHistogram,
+    /// Rows in the history (records, sample values), once the pruner has counted them.
+    history_rows: Mutex<Option<(u64, u64)>>,
+}
+
+impl StorageStats {
+    /// The history's size as last counted: (records, sample values).
+    pub(crate) fn history_rows(&self) -> Option<(u64, u64)> {
+        *self.history_rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the history's size (the pruner counts it after each pass).
+    pub(crate) fn set_history_rows(&self, records: u64, samples: u64) {
+        *self.history_rows.lock().unwrap_or_else(|e| e.into_inner()) = Some((records, samples));
+    }
+}
+
+/// What a scrape reports about storage, read from the gateway.
+#[derive(Debug)]
+pub(crate) struct StorageFigures<'a> {
+    /// Groups stored.
+    pub(crate) groups: usize,
+    /// Series stored, each group's timestamp series included.
+    pub(crate) series: usize,
+    /// The database file; `None` for an in-memory database, which has no files to report.
+    pub(crate) database: Option<&'a Path>,
+    pub(crate) stats: &'a StorageStats,
+}
+
+/// The storage families, sorted by name.
+pub(crate) fn gather(figures: &StorageFigures<'_>) -> Vec<MetricFamily> {
     let gauge = |v: f64, label: Vec<LabelPair>| Metric {
         label,
         gauge: Some(Gauge { value: Some(v) }),
@@ -130,11 +152,11 @@ pub fn gather(
     let mut out = vec![own_family(
         COMMIT_DURATION,
         vec![Metric {
-            histogram: Some(commits.to_proto()),
+            histogram: Some(figures.stats.commits.to_proto()),
             ..Default::default()
         }],
     )];
-    if let Some(path) = database {
+    if let Some(path) = figures.database {
         let sizes: Vec<Metric> = database_files(path)
             .into_iter()
             .map(|(file, p)| {
@@ -147,9 +169,9 @@ pub fn gather(
     }
     out.push(own_family(
         GROUPS,
-        vec![gauge(cache.group_count() as f64, Vec::new())],
+        vec![gauge(figures.groups as f64, Vec::new())],
     ));
-    if let Some((records, samples)) = history_rows {
+    if let Some((records, samples)) = figures.stats.history_rows() {
         out.push(own_family(
             HISTORY_ROWS,
             vec![
@@ -160,7 +182,7 @@ pub fn gather(
     }
     out.push(own_family(
         SERIES,
-        vec![gauge(cache.series_count() as f64, Vec::new())],
+        vec![gauge(figures.series as f64, Vec::new())],
     ));
     out
 }
@@ -168,6 +190,15 @@ pub fn gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn figures<'a>(database: Option<&'a Path>, stats: &'a StorageStats) -> StorageFigures<'a> {
+        StorageFigures {
+            groups: 0,
+            series: 0,
+            database,
+            stats,
+        }
+    }
 
     #[test]
     fn commits_fall_into_cumulative_buckets() {
@@ -195,7 +226,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("pg.db");
         std::fs::write(&db, [0u8; 100]).unwrap();
-        let families = gather(&Cache::new(), &CommitHistogram::new(), Some(&db), None);
+        let stats = StorageStats::default();
+        let families = gather(&figures(Some(&db), &stats));
         let sizes = families.iter().find(|f| f.name() == FILE_SIZE).unwrap();
         let values: Vec<_> = sizes
             .metric
@@ -218,10 +250,12 @@ mod tests {
 
     #[test]
     fn an_in_memory_database_reports_no_file_sizes_and_families_are_sorted() {
-        let families = gather(&Cache::new(), &CommitHistogram::new(), None, None);
+        let stats = StorageStats::default();
+        let families = gather(&figures(None, &stats));
         let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
         assert_eq!(names, [COMMIT_DURATION, GROUPS, SERIES]);
-        let families = gather(&Cache::new(), &CommitHistogram::new(), None, Some((3, 7)));
+        stats.set_history_rows(3, 7);
+        let families = gather(&figures(None, &stats));
         let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
         assert_eq!(names, [COMMIT_DURATION, GROUPS, HISTORY_ROWS, SERIES]);
     }

@@ -80,11 +80,13 @@ impl Summary {
     }
 
     /// Observations over the life of the summary.
+    #[cfg(test)]
     pub fn count(&self) -> u64 {
         self.count
     }
 
     /// Sum of all observations over the life of the summary.
+    #[cfg(test)]
     pub fn sum(&self) -> f64 {
         self.sum
     }
@@ -100,8 +102,9 @@ impl Summary {
             .collect()
     }
 
-    /// The series as a protobuf summary, with quantiles over the window ending now.
-    pub fn to_proto(&mut self) -> proto::Summary {
+    /// Drops observations that left the window, then the series as a protobuf summary with
+    /// quantiles over the window ending now.
+    pub fn expire_and_snapshot(&mut self) -> proto::Summary {
         let quantile = self
             .quantiles_at(Instant::now())
             .into_iter()
@@ -179,7 +182,7 @@ mod tests {
         let later = start + Duration::from_secs(61);
         assert!(s.quantiles_at(later).iter().all(|(_, v)| v.is_nan()));
         assert_eq!((s.count(), s.sum()), (1, 3.0));
-        let p = s.to_proto();
+        let p = s.expire_and_snapshot();
         assert_eq!(p.sample_count, Some(1));
         assert_eq!(p.quantile.len(), 3);
     }

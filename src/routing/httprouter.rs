@@ -1,20 +1,6 @@
-//! Request routing with upstream's observable answers.
-//!
-//! Upstream Pushgateway puts Go's `net/http.ServeMux` in front of two
-//! `julienschmidt/httprouter` v1.3.0 routers, and clients see what those two
-//! libraries answer on their own: `404`, `405` with an `Allow` header, an
-//! automatic `OPTIONS` answer, trailing-slash and case-fixing redirects,
-//! redirects to a cleaned path, and `400` for a malformed `%` escape
-//! (spec §1.1–§1.6). actix-web's router answers differently, so the service
-//! sends every request to one default service and asks this module what to do.
-//!
-//! Everything here is a pure function of the request line:
-//!
-//! 1. ServeMux (Go ≥ 1.22): [`percent_decode`] (a malformed escape is a
-//!    `400`) and [`clean_path`] (an unclean *escaped* path is redirected with
-//!    [`CLEAN_PATH_REDIRECT_STATUS`], query kept). The API mount is
-//!    `crate::routes::api_v1`'s.
-//! 2. [`Router::resolve`] — httprouter's decision on the *decoded* path.
+//! httprouter v1.3.0's decisions on a decoded path (upstream routes with two httprouter
+//! routers): a matched route with its parameters, `404`, `405` with an `Allow` header, the
+//! automatic `OPTIONS` answer, and the trailing-slash and case-fixing redirects.
 //!
 //! The router is a segment matcher over the route table, not httprouter's
 //! radix tree. It reproduces the tree's answers, including three places where
@@ -30,139 +16,7 @@
 use std::error::Error;
 use std::fmt;
 
-/// Status of ServeMux's redirect to a cleaned path. Go 1.26 (upstream
-/// 1.11.3's release toolchain) answers 307; Go ≤ 1.21 answered 301.
-pub const CLEAN_PATH_REDIRECT_STATUS: u16 = 307;
-
-/// A `%` not followed by two hex digits. Go's server rejects the whole
-/// request with `400 Bad Request` before any handler runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedEscape {
-    /// The offending escape as Go reports it: the `%` and at most two more bytes.
-    pub escape: String,
-}
-
-impl fmt::Display for MalformedEscape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid URL escape {:?}", self.escape)
-    }
-}
-
-impl Error for MalformedEscape {}
-
-/// Go's URL path unescaping (net/url `unescape` in path mode): `%XX` decoded,
-/// `+` kept literally. Returns bytes because `%FF` is accepted by Go; the
-/// caller decides what to do with invalid UTF-8.
-pub fn percent_decode(raw: &str) -> Result<Vec<u8>, MalformedEscape> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'%' {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        match (
-            bytes.get(i + 1).copied().and_then(hex_value),
-            bytes.get(i + 2).copied().and_then(hex_value),
-        ) {
-            (Some(hi), Some(lo)) => {
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            _ => {
-                let end = (i + 3).min(bytes.len());
-                return Err(MalformedEscape {
-                    escape: String::from_utf8_lossy(&bytes[i..end]).into_owned(),
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Go's path escaping for a URL built from a decoded path (`url.URL.String`
-/// in path mode). httprouter's redirects rebuild `Location` this way, so a
-/// space comes back as `%20` and `@` stays as it is.
-pub fn escape_path(decoded: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(decoded.len());
-    for &b in decoded.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'_'
-                    | b'.'
-                    | b'~'
-                    | b'$'
-                    | b'&'
-                    | b'+'
-                    | b','
-                    | b'/'
-                    | b':'
-                    | b';'
-                    | b'='
-                    | b'@'
-            );
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
-}
-
-/// The elements of a rooted path after dropping empty and `.` elements and
-/// resolving `..` (never above the root): the core shared by Go's
-/// `path.Clean`, ServeMux's `cleanPath` and httprouter's `CleanPath`.
-fn clean_elements(p: &str) -> Vec<&str> {
-    let mut elements: Vec<&str> = Vec::new();
-    for element in p.split('/') {
-        match element {
-            "" | "." => {}
-            ".." => {
-                elements.pop();
-            }
-            other => elements.push(other),
-        }
-    }
-    elements
-}
-
-fn join_rooted(elements: &[&str], trailing_slash: bool) -> String {
-    let mut out = String::from("/");
-    out.push_str(&elements.join("/"));
-    if trailing_slash && !elements.is_empty() {
-        out.push('/');
-    }
-    out
-}
-
-/// Go ≥ 1.22 ServeMux cleaning of the *escaped* path: collapse `//`, resolve
-/// `.` and `..`, keep a trailing slash, ensure a leading `/`. Returns the
-/// cleaned path when it differs from the input; the server then redirects to
-/// it with [`CLEAN_PATH_REDIRECT_STATUS`], appending `?` and the raw query when
-/// the query is non-empty. Because the escaped path is cleaned, `%2F%2F` and
-/// `%2E%2E` do not trigger it (they reach the router decoded).
-pub fn clean_path(escaped_path: &str) -> Option<String> {
-    let elements = clean_elements(escaped_path);
-    let trailing = escaped_path.ends_with('/');
-    let cleaned = join_rooted(&elements, trailing);
-    (cleaned != escaped_path).then_some(cleaned)
-}
+use super::path::{clean_elements, escape_path, join_rooted};
 
 /// httprouter's `CleanPath`, applied before the case-insensitive lookup. It
 /// differs from ServeMux's in one detail: a final `.` element leaves a
@@ -183,7 +37,7 @@ fn redirect_location(decoded_path: &str) -> String {
 /// A route pattern that httprouter v1.3.0 would reject, or that this matcher
 /// does not support (a wildcard that is not a whole segment).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PatternError {
+pub(crate) struct PatternError {
     /// The pattern as given to [`Router::add`].
     pub pattern: String,
     /// What is wrong with it.
@@ -204,7 +58,7 @@ impl Error for PatternError {}
 
 /// Values of `:name` and `*name` wildcards of a matched route.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params {
+pub(crate) struct Params {
     pairs: Vec<(String, String)>,
 }
 
@@ -216,16 +70,11 @@ impl Params {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
-
-    /// All wildcard values in pattern order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
 }
 
 /// What httprouter does with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution<T> {
+pub(crate) enum Resolution<T> {
     /// A route of the request's method matches.
     Matched {
         /// The value registered with the route.
@@ -327,7 +176,7 @@ enum SlashQuirk {
 /// RedirectFixedPath, HandleMethodNotAllowed, HandleOPTIONS, no custom
 /// handlers) over a table of `(method, pattern, value)`.
 #[derive(Debug, Clone)]
-pub struct Router<T> {
+pub(crate) struct Router<T> {
     routes: Vec<Route<T>>,
 }
 
@@ -802,8 +651,10 @@ fn part_spelling<'a>(route_bytes: &'a [u8], part: &'a str) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::path::percent_decode;
+    use crate::routing::servemux::clean_path;
 
-    /// Upstream's main router (spec §1.3) with route prefix `prefix` (`""` by default).
+    /// Upstream's main router (its main.go) with route prefix `prefix` (`""` by default).
     fn main_router(prefix: &str) -> Router<&'static str> {
         let mut r = Router::new();
         let mut add = |method: &str, pattern: String, name: &'static str| {
@@ -884,97 +735,6 @@ mod tests {
         String::from_utf8(percent_decode(raw).unwrap()).unwrap()
     }
 
-    // --- percent_decode (§1.6) ---
-
-    #[test]
-    fn percent_escapes_are_decoded_and_plus_is_literal() {
-        assert_eq!(decoded("/l/a+b"), "/l/a+b");
-        assert_eq!(decoded("/l/a%20b"), "/l/a b");
-        assert_eq!(
-            decoded("/metrics/job%40base64/ZG90MQ"),
-            "/metrics/job@base64/ZG90MQ"
-        );
-    }
-
-    #[test]
-    fn utf8_can_be_percent_encoded() {
-        assert_eq!(
-            decoded("/name/%CE%A0%CF%81%CE%BF%CE%BC%CE%B7%CE%B8%CE%B5%CF%8D%CF%82"),
-            "/name/Προμηθεύς"
-        );
-    }
-
-    #[test]
-    fn non_utf8_bytes_are_returned_for_the_caller_to_judge() {
-        assert_eq!(percent_decode("/a%FF").unwrap(), b"/a\xff");
-    }
-
-    #[test]
-    fn a_malformed_escape_is_an_error_naming_the_escape() {
-        let err = percent_decode("/l/%").unwrap_err();
-        assert_eq!(err.escape, "%");
-        assert_eq!(percent_decode("/l/%zzz").unwrap_err().escape, "%zz");
-        assert_eq!(percent_decode("/l/%4").unwrap_err().escape, "%4");
-        assert_eq!(err.to_string(), "invalid URL escape \"%\"");
-        assert!(percent_decode("/a%é").is_err());
-    }
-
-    #[test]
-    fn lowercase_hex_digits_are_accepted() {
-        assert_eq!(decoded("/a%2fb%2Fc"), "/a/b/c");
-    }
-
-    // --- clean_path (§1.5, Go >= 1.22) ---
-
-    #[test]
-    fn a_clean_path_needs_no_redirect() {
-        for p in [
-            "/",
-            "/metrics",
-            "/metrics/",
-            "/metrics/job/a/b",
-            "/a%2F%2Fb",
-            "/%2E%2E/x",
-        ] {
-            assert_eq!(clean_path(p), None, "{p}");
-        }
-    }
-
-    #[test]
-    fn repeated_slashes_dots_and_dot_dots_are_cleaned() {
-        assert_eq!(
-            clean_path("/metrics/job//a/b").as_deref(),
-            Some("/metrics/job/a/b")
-        );
-        assert_eq!(
-            clean_path("/metrics/job/dot/./l/v").as_deref(),
-            Some("/metrics/job/dot/l/v")
-        );
-        assert_eq!(
-            clean_path("/metrics/job/dot/l/..").as_deref(),
-            Some("/metrics/job/dot")
-        );
-        assert_eq!(
-            clean_path("//metrics/job/dot").as_deref(),
-            Some("/metrics/job/dot")
-        );
-    }
-
-    #[test]
-    fn cleaning_keeps_a_trailing_slash_and_stops_at_the_root() {
-        assert_eq!(clean_path("/a//b/").as_deref(), Some("/a/b/"));
-        assert_eq!(clean_path("/a/../").as_deref(), Some("/"));
-        assert_eq!(clean_path("/../../x").as_deref(), Some("/x"));
-        assert_eq!(clean_path("/a/.").as_deref(), Some("/a"));
-        assert_eq!(clean_path("//").as_deref(), Some("/"));
-    }
-
-    #[test]
-    fn cleaning_adds_a_missing_leading_slash() {
-        assert_eq!(clean_path("").as_deref(), Some("/"));
-        assert_eq!(clean_path("metrics").as_deref(), Some("/metrics"));
-    }
-
     #[test]
     fn escaped_slashes_do_not_trigger_cleaning_but_still_split_segments() {
         // Go >= 1.22 cleans the escaped path, so `%2F%2F` reaches the router
@@ -985,7 +745,7 @@ mod tests {
         assert_eq!(params.get("labels"), Some("/l/a//b"));
     }
 
-    // --- matching (§1.3, §1.6) ---
+    // --- matching ---
 
     #[test]
     fn job_route_and_job_with_labels_route_coexist() {
@@ -1078,7 +838,7 @@ mod tests {
         );
     }
 
-    // --- 404 / 405 / OPTIONS (§1.4) ---
+    // --- 404 / 405 / OPTIONS ---
 
     #[test]
     fn get_on_a_push_path_is_405_listing_the_push_methods() {
@@ -1158,7 +918,7 @@ mod tests {
         assert_eq!(r.resolve("OPTIONS", "/METRICS"), Resolution::NotFound);
     }
 
-    // --- trailing-slash redirects (§1.4) ---
+    // --- trailing-slash redirects ---
 
     #[test]
     fn get_with_an_extra_trailing_slash_redirects_permanently_without_it() {
@@ -1249,7 +1009,7 @@ mod tests {
         );
     }
 
-    // --- case-insensitive fixed-path redirects (§1.4) ---
+    // --- case-insensitive fixed-path redirects ---
 
     #[test]
     fn uppercase_get_is_redirected_to_the_route_spelling() {
@@ -1371,7 +1131,7 @@ mod tests {
         assert_eq!(r.resolve("GET", "/METRICS/job/x"), Resolution::NotFound);
     }
 
-    // --- /-/quit (§5.5) ---
+    // --- /-/quit ---
 
     #[test]
     fn quit_routes_are_split_between_methods() {
@@ -1391,7 +1151,7 @@ mod tests {
         assert_eq!(matched(r.resolve("GET", "/-/quit")).0, "quit-get");
     }
 
-    // --- route prefix (§1.4) ---
+    // --- route prefix ---
 
     #[test]
     fn with_a_prefix_the_unprefixed_paths_are_404() {
@@ -1421,7 +1181,7 @@ mod tests {
         );
     }
 
-    // --- API router (§1.3, §1.4, §5.4) ---
+    // --- API router ---
 
     #[test]
     fn api_options_route_takes_every_path() {

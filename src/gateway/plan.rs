@@ -1,0 +1,302 @@
+//! What a change does to one group, decided without the database: given the group as stored
+//! (from the cache), the method and the prepared families, the plan says which row to write,
+//! which family rows to replace, and what the group looks like afterwards. The gateway checks
+//! the plan against the cache and applies it in one transaction ([`super::Gateway`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::cache::Group;
+use crate::family::{timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
+use crate::grouping_key::GroupingKey;
+
+/// PUT replaces the whole group; POST replaces only the families it pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushMethod {
+    Replace,
+    Merge,
+}
+
+/// The group's row in `metric_groups`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Row {
+    /// The group is not stored yet: insert its row.
+    New,
+    /// The group's row, to update.
+    Existing(i64),
+}
+
+/// A group as it is after a change: its families (the two timestamp families included) and
+/// its times. With its row id it becomes the cache's [`Group`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GroupState {
+    pub(crate) families: BTreeMap<String, Arc<FamilyData>>,
+    /// Unix ns of the last successful change, 0 for never.
+    pub(crate) last_push_ns: i64,
+    /// Unix ns of the last failed change, 0 for never.
+    pub(crate) last_failure_ns: i64,
+    pub(crate) created_ns: i64,
+}
+
+impl GroupState {
+    /// The cached group this state is, once its row has the id `id`.
+    pub(crate) fn into_group(self, id: i64, key: &GroupingKey) -> Group {
+        Group {
+            id,
+            key: key.clone(),
+            key_bytes: key.upstream_key().into(),
+            families: self.families,
+            last_push_ns: self.last_push_ns,
+            last_failure_ns: self.last_failure_ns,
+            created_ns: self.created_ns,
+        }
+    }
+}
+
+/// What a successful push changes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PushPlan {
+    pub(crate) row: Row,
+    /// A PUT of a stored group: every family row of the group goes before the pushed ones
+    /// are written.
+    pub(crate) replace_all: bool,
+    /// The pushed families, each written as its row (replacing one of the same name).
+    pub(crate) written: Vec<Arc<FamilyData>>,
+    /// The names whose exposition the push changes, for the consistency check: the pushed
+    /// families and the group's two timestamp families.
+    pub(crate) changed: Vec<String>,
+    pub(crate) after: GroupState,
+}
+
+/// Plans a push of `prepared` (sanitised families) to the group `key`, stored as `stored`.
+pub(crate) fn plan_push(
+    key: &GroupingKey,
+    stored: Option<&Group>,
+    method: PushMethod,
+    prepared: Vec<Arc<FamilyData>>,
+    now_ns: i64,
+) -> PushPlan {
+    let mut families = match (stored, method) {
+        (Some(g), PushMethod::Merge) => g.families.clone(),
+        _ => BTreeMap::new(),
+    };
+    for family in &prepared {
+        families.insert(family.name.clone(), family.clone());
+    }
+    let last_failure_ns = stored.map_or(0, |g| g.last_failure_ns);
+    let created_ns = stored.map_or(now_ns, |g| g.created_ns);
+    insert_timestamps(&mut families, key, now_ns, last_failure_ns, created_ns);
+    let mut changed: Vec<String> = prepared.iter().map(|f| f.name.clone()).collect();
+    changed.extend([PUSH_TIME.to_string(), PUSH_FAILURE_TIME.to_string()]);
+    PushPlan {
+        row: stored.map_or(Row::New, |g| Row::Existing(g.id)),
+        replace_all: stored.is_some() && method == PushMethod::Replace,
+        written: prepared,
+        changed,
+        after: GroupState {
+            families,
+            last_push_ns: now_ns,
+            last_failure_ns,
+            created_ns,
+        },
+    }
+}
+
+/// What recording a failed push changes: the group's failure time, or (upstream creates the
+/// group of a failed push) a new group that holds only its two timestamps.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FailurePlan {
+    pub(crate) row: Row,
+    pub(crate) after: GroupState,
+}
+
+/// Plans recording a failed push at `now_ns` for the group `key`, stored as `stored`.
+pub(crate) fn plan_failure(key: &GroupingKey, stored: Option<&Group>, now_ns: i64) -> FailurePlan {
+    let (row, mut families, last_push_ns, created_ns) = match stored {
+        Some(g) => (
+            Row::Existing(g.id),
+            g.families.clone(),
+            g.last_push_ns,
+            g.created_ns,
+        ),
+        None => (Row::New, BTreeMap::new(), 0, now_ns),
+    };
+    insert_timestamps(&mut families, key, last_push_ns, now_ns, created_ns);
+    FailurePlan {
+        row,
+        after: GroupState {
+            families,
+            last_push_ns,
+            last_failure_ns: now_ns,
+            created_ns,
+        },
+    }
+}
+
+/// Sets a group's `push_time_seconds` and `push_failure_time_seconds` families. Each family's
+/// own time (shown as `time_stamp` by the API) is when its value was last set, or the group's
+/// creation for a value that was never set.
+pub(crate) fn insert_timestamps(
+    families: &mut BTreeMap<String, Arc<FamilyData>>,
+    key: &GroupingKey,
+    last_push_ns: i64,
+    last_failure_ns: i64,
+    created_ns: i64,
+) {
+    let recorded = |ns: i64| if ns > 0 { ns } else { created_ns };
+    for (name, value_ns) in [
+        (PUSH_TIME, last_push_ns),
+        (PUSH_FAILURE_TIME, last_failure_ns),
+    ] {
+        families.insert(
+            name.to_string(),
+            Arc::new(timestamp_family(name, value_ns, key, recorded(value_ns))),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::sanitize;
+    use crate::proto::{Gauge, Metric, MetricFamily, MetricType};
+
+    fn key() -> GroupingKey {
+        GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap()
+    }
+
+    fn gauge(name: &str, value: f64, pushed_ns: i64) -> Arc<FamilyData> {
+        let mut family = MetricFamily {
+            name: Some(name.into()),
+            r#type: Some(MetricType::Gauge as i32),
+            metric: vec![Metric {
+                gauge: Some(Gauge { value: Some(value) }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        sanitize(&mut family, &key());
+        Arc::new(FamilyData::new(&family, pushed_ns))
+    }
+
+    /// A stored group with families `a` and `b`, pushed at 10, failed at 20, created at 5.
+    fn stored() -> Group {
+        let mut families = BTreeMap::new();
+        for name in ["a", "b"] {
+            families.insert(name.to_string(), gauge(name, 1.0, 10));
+        }
+        insert_timestamps(&mut families, &key(), 10, 20, 5);
+        GroupState {
+            families,
+            last_push_ns: 10,
+            last_failure_ns: 20,
+            created_ns: 5,
+        }
+        .into_group(7, &key())
+    }
+
+    fn names(state: &GroupState) -> Vec<&str> {
+        state.families.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_push_to_a_new_group_inserts_its_row_with_the_pushed_families_and_timestamps() {
+        let plan = plan_push(
+            &key(),
+            None,
+            PushMethod::Replace,
+            vec![gauge("a", 2.0, 30)],
+            30,
+        );
+        assert_eq!(plan.row, Row::New);
+        assert!(!plan.replace_all);
+        assert_eq!(names(&plan.after), ["a", PUSH_FAILURE_TIME, PUSH_TIME]);
+        assert_eq!(
+            (
+                plan.after.last_push_ns,
+                plan.after.last_failure_ns,
+                plan.after.created_ns
+            ),
+            (30, 0, 30)
+        );
+        assert_eq!(plan.changed, ["a", PUSH_TIME, PUSH_FAILURE_TIME]);
+        assert_eq!(plan.written.len(), 1);
+    }
+
+    #[test]
+    fn post_merges_into_the_stored_families_and_keeps_the_failure_and_creation_times() {
+        let stored = stored();
+        let plan = plan_push(
+            &key(),
+            Some(&stored),
+            PushMethod::Merge,
+            vec![gauge("b", 2.0, 30), gauge("c", 3.0, 30)],
+            30,
+        );
+        assert_eq!(plan.row, Row::Existing(7));
+        assert!(!plan.replace_all);
+        assert_eq!(
+            names(&plan.after),
+            ["a", "b", "c", PUSH_FAILURE_TIME, PUSH_TIME]
+        );
+        assert_eq!(plan.after.families["a"], stored.families["a"]);
+        assert_eq!(plan.after.families["b"].pushed_ns, 30);
+        assert_eq!(
+            (
+                plan.after.last_push_ns,
+                plan.after.last_failure_ns,
+                plan.after.created_ns
+            ),
+            (30, 20, 5)
+        );
+    }
+
+    #[test]
+    fn put_replaces_every_family_of_a_stored_group() {
+        let plan = plan_push(
+            &key(),
+            Some(&stored()),
+            PushMethod::Replace,
+            vec![gauge("c", 3.0, 30)],
+            30,
+        );
+        assert_eq!(plan.row, Row::Existing(7));
+        assert!(plan.replace_all);
+        assert_eq!(names(&plan.after), ["c", PUSH_FAILURE_TIME, PUSH_TIME]);
+    }
+
+    #[test]
+    fn a_failure_of_a_stored_group_changes_only_its_failure_time() {
+        let stored = stored();
+        let plan = plan_failure(&key(), Some(&stored), 40);
+        assert_eq!(plan.row, Row::Existing(7));
+        assert_eq!(plan.after.families["a"], stored.families["a"]);
+        assert_eq!(
+            (
+                plan.after.last_push_ns,
+                plan.after.last_failure_ns,
+                plan.after.created_ns
+            ),
+            (10, 40, 5)
+        );
+        assert_eq!(plan.after.families[PUSH_FAILURE_TIME].pushed_ns, 40);
+        assert_eq!(plan.after.families[PUSH_TIME], stored.families[PUSH_TIME]);
+    }
+
+    #[test]
+    fn a_failure_of_a_new_group_creates_it_with_only_its_timestamps() {
+        let plan = plan_failure(&key(), None, 40);
+        assert_eq!(plan.row, Row::New);
+        assert_eq!(names(&plan.after), [PUSH_FAILURE_TIME, PUSH_TIME]);
+        assert_eq!(
+            (
+                plan.after.last_push_ns,
+                plan.after.last_failure_ns,
+                plan.after.created_ns
+            ),
+            (0, 40, 40)
+        );
+        // A value never set carries the group's creation as its time.
+        assert_eq!(plan.after.families[PUSH_TIME].pushed_ns, 40);
+    }
+}

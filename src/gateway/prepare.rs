@@ -1,0 +1,65 @@
+//! The part of a push that needs no lock: every pushed family sanitised against the grouping
+//! key, checked on its own, rendered for serving and storing, and its values written for the
+//! history.
+
+use std::sync::Arc;
+
+use crate::consistency::check_family;
+use crate::family::{sanitize, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
+use crate::grouping_key::GroupingKey;
+use crate::history::samples::SampleJson;
+use crate::proto::MetricFamily;
+
+/// Pushed families checked and prepared outside the writer lock.
+pub(crate) struct Prepared {
+    pub(crate) families: Vec<Arc<FamilyData>>,
+    /// What rejects the push (timestamps first, as upstream).
+    pub(crate) errors: Vec<String>,
+    /// The values to record in the history, as JSON, and their number (none when values
+    /// are off).
+    pub(crate) samples: Option<(String, usize)>,
+}
+
+/// Sanitises every pushed family for `key`, checks it on its own, and renders it for
+/// serving and storing; with `with_samples`, also the values for the history. Runs before
+/// the writer lock is taken, so pushes prepare in parallel.
+pub(crate) fn prepare(
+    key: &GroupingKey,
+    families: Vec<MetricFamily>,
+    now_ns: i64,
+    with_samples: bool,
+) -> Prepared {
+    if families
+        .iter()
+        .any(|f| f.metric.iter().any(|m| m.timestamp_ms.is_some()))
+    {
+        return Prepared {
+            families: Vec::new(),
+            errors: vec!["pushed metrics must not have timestamps".to_string()],
+            samples: None,
+        };
+    }
+    let mut errors = Vec::new();
+    let mut samples = with_samples.then(SampleJson::new);
+    let mut prepared = Vec::with_capacity(families.len());
+    for mut family in families {
+        // The gateway's own timestamps always win over pushed families of the same name.
+        if matches!(family.name(), PUSH_TIME | PUSH_FAILURE_TIME) {
+            continue;
+        }
+        sanitize(&mut family, key);
+        errors.extend(check_family(&family));
+        if let Some(samples) = &mut samples {
+            samples.add_family(&family, key);
+        }
+        prepared.push(Arc::new(FamilyData::new(&family, now_ns)));
+    }
+    Prepared {
+        families: prepared,
+        samples: samples
+            .filter(|_| errors.is_empty())
+            .map(|s| (s.count(), s.finish()))
+            .map(|(n, json)| (json, n)),
+        errors,
+    }
+}
