@@ -10,8 +10,8 @@ use std::time::Instant;
 use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 
-use super::Route;
 use crate::metrics::http::{approximate_request_size, HttpMetrics};
+use crate::routing::Route;
 
 /// The `handler` label of a route, `None` for routes upstream does not count. Extend this
 /// when adding a route.
