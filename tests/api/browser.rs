@@ -1,18 +1,22 @@
-//! The status page in a real browser: Debian's headless chromium, driven by
-//! `tests/browser/status_page.mjs` (playwright-core). Both are installed by
-//! `scripts/install-test-deps.sh` (which `./test.sh` runs when they are missing); without them
-//! these tests fail rather than skip. The screenshots are left in `target/screenshots/`.
+//! The status page in a real browser: Debian's headless chromium, driven through Debian's
+//! chromedriver by [`driver::Browser`]. Both are installed by `scripts/install-test-deps.sh`
+//! (which `./test.sh` runs when they are missing); without them these tests fail rather than
+//! skip. The screenshots are left in `target/screenshots/`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod driver;
+
+use std::path::Path;
+use std::time::Duration;
+
+use actix_web::rt::time;
+use serde_json::Value;
 
 use crate::helpers::{spawn_app, TestApp};
+use driver::{Browser, Sel};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-/// One browser run takes a few seconds; the bound only stops a hung browser.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
+/// A whole browser check takes a few seconds; the bound only stops a hung browser (each wait
+/// inside is bounded by [`driver::WAIT`] too).
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 
 const GROUP_A: &str = "\
 # TYPE browser_test_gauge gauge
@@ -35,84 +39,171 @@ browser_rpc_seconds_sum 14.2
 browser_rpc_seconds_count 61
 ";
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Fails (never skips) when the browser or the node modules are missing.
-fn require_browser_deps() {
-    let hint = "run scripts/install-test-deps.sh (./test.sh does it when needed)";
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: {hint}"
-    );
-    assert!(
-        repo_root()
-            .join("tests/browser/node_modules/playwright-core")
-            .is_dir(),
-        "tests/browser/node_modules/playwright-core is missing: {hint}"
-    );
-}
-
-/// Runs the browser script to completion (or kills it at the timeout); returns its exit
-/// success and its output.
-fn run_browser_script(url: String, screenshot: PathBuf) -> (bool, String) {
-    let mut child = Command::new("node")
-        .arg("tests/browser/status_page.mjs")
-        .arg(&url)
-        .arg(&screenshot)
-        .current_dir(repo_root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs (install it with scripts/install-test-deps.sh)");
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut out = String::new();
-            let _ = pipe.read_to_string(&mut out);
-            out
-        })
-    })
-    .collect();
-    let deadline = Instant::now() + BROWSER_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let output: String = readers.into_iter().filter_map(|r| r.join().ok()).collect();
-    match status {
-        Some(status) => (status.success(), output),
-        None => (
-            false,
-            format!("timed out after {BROWSER_TIMEOUT:?}\n{output}"),
-        ),
+/// Runs `checks` within [`BROWSER_TIMEOUT`]. On timeout the checks' future is dropped, and
+/// with it their [`Browser`], which kills chromedriver and chromium.
+async fn bounded(checks: impl std::future::Future<Output = ()>) {
+    if time::timeout(BROWSER_TIMEOUT, checks).await.is_err() {
+        panic!("the browser checks took longer than {BROWSER_TIMEOUT:?}");
     }
 }
 
-/// Pushes the two groups under `prefix`, runs the browser script against the page, then
-/// checks that the group it deleted is gone from `/metrics` and the other one is not.
+/// The rows of the group list.
+fn groups() -> Sel {
+    Sel::css("#group-list > .group")
+}
+
+/// The row of the group whose labels show `job="<job>"`, as a user finds it.
+fn group(job: &str) -> Sel {
+    groups().with_text(&format!("job=\"{job}\""))
+}
+
+/// Answers the page's confirmation dialog (`dialog#confirm`, which every delete button opens)
+/// with its Delete button (`ok`) or Cancel, and waits until it has closed. Returns the text
+/// the dialog showed.
+async fn answer_confirmation(browser: &Browser, ok: bool) -> String {
+    let dialog = Sel::css("dialog#confirm");
+    browser.wait_for(&dialog).await;
+    let text = browser.text(&dialog).await;
+    let button = if ok { "#confirm-ok" } else { "#confirm-cancel" };
+    browser.click(&Sel::css(button)).await;
+    browser.wait_hidden(&dialog).await;
+    text
+}
+
+/// Drives the page at `base` (the gateway's URL with the route prefix, if any) holding exactly
+/// the groups [`browser_round_trip`] pushes: job="browser_a" (a gauge) and job="browser_b" (a
+/// histogram and a summary, and a rejected push). Opens both, checks their metrics, saves a
+/// screenshot, deletes browser_a with its button and the confirmation dialog, and checks that
+/// it is gone, also after a reload. Nothing on the page may go wrong on the way.
+async fn check_status_page(base: &str, screenshot: &Path) {
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/")).await;
+    assert_eq!(browser.title().await, "Pushgateway", "page title");
+
+    // The stylesheet loaded (its relative link resolved under the prefix); the script did if
+    // the groups open below.
+    let position: String = browser
+        .eval(
+            "return getComputedStyle(document.querySelector('.topbar')).position",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        position, "sticky",
+        "stylesheet not applied (topbar position)"
+    );
+
+    browser.wait_for(&groups()).await;
+    assert_eq!(browser.count(&groups()).await, 2, "groups listed");
+    assert_eq!(
+        browser.text(&Sel::css("#group-count")).await,
+        "2",
+        "group counter"
+    );
+    let (group_a, group_b) = (group("browser_a"), group("browser_b"));
+    assert_eq!(browser.count(&group_a).await, 1, "browser_a is listed");
+    assert_eq!(browser.count(&group_b).await, 1, "browser_b is listed");
+    let labels = browser.text(&group_a.find(".labels")).await;
+    assert!(
+        labels.contains("instance=\"one\""),
+        "browser_a shows its instance: {labels}"
+    );
+
+    // The push rejected before the page loaded marks browser_b, and only it.
+    let failed = Sel::css("#group-list > .group.is-failed");
+    assert_eq!(browser.count(&failed).await, 1, "one group marked failed");
+    assert_eq!(
+        browser.count(&failed.with_text("job=\"browser_b\"")).await,
+        1,
+        "browser_b is the failed group"
+    );
+    assert_eq!(
+        browser.text(&group_b.find(".pill-bad")).await,
+        "last push failed"
+    );
+    assert_eq!(
+        browser.text(&Sel::css("#stat-failing")).await,
+        "1",
+        "failed counter"
+    );
+
+    // Opening a group loads its families.
+    browser.click(&group_a.find("button.toggle")).await;
+    browser.wait_for(&group_a.find(".family")).await;
+    let families = browser.text(&group_a.find(".families")).await;
+    for (text, what) in [
+        ("browser_test_gauge", "its gauge"),
+        ("42.5", "the gauge's value"),
+        ("push_time_seconds", "push_time_seconds"),
+    ] {
+        assert!(
+            families.contains(text),
+            "browser_a shows {what}: {families}"
+        );
+    }
+
+    browser.click(&group_b.find("button.toggle")).await;
+    browser.wait_for(&group_b.find(".family")).await;
+    let families = browser.text(&group_b.find(".families")).await;
+    for (text, what) in [
+        ("browser_latency_seconds", "its histogram"),
+        ("≤ 0.5", "the histogram's bucket rows"),
+        ("browser_rpc_seconds", "its summary"),
+        ("quantile 0.99", "the summary's quantile rows"),
+    ] {
+        assert!(
+            families.contains(text),
+            "browser_b shows {what}: {families}"
+        );
+    }
+
+    browser.screenshot(screenshot).await;
+
+    // Delete browser_a with its button; cancel first, then confirm.
+    browser.click(&group_a.find("button.delete")).await;
+    answer_confirmation(&browser, false).await;
+    assert_eq!(
+        browser.count(&groups()).await,
+        2,
+        "cancelling keeps the group"
+    );
+
+    browser.click(&group_a.find("button.delete")).await;
+    let question = answer_confirmation(&browser, true).await;
+    assert!(
+        question.contains("browser_a"),
+        "the dialog names the group: {question}"
+    );
+    browser.wait_gone(&group_a).await;
+    assert_eq!(browser.count(&groups()).await, 1, "one group left");
+    assert_eq!(
+        browser.text(&Sel::css("#group-count")).await,
+        "1",
+        "group counter after the delete"
+    );
+
+    browser.reload().await;
+    browser.wait_for(&groups()).await;
+    assert_eq!(
+        browser.count(&groups()).await,
+        1,
+        "one group after a reload"
+    );
+    assert_eq!(
+        browser.count(&group_a).await,
+        0,
+        "browser_a gone after a reload"
+    );
+    assert_eq!(browser.count(&group_b).await, 1, "browser_b still there");
+
+    let problems = browser.problems().await;
+    assert!(problems.is_empty(), "the page went wrong: {problems:#?}");
+    browser.close().await;
+}
+
+/// Pushes the two groups under `prefix`, checks the page in the browser, then checks that the
+/// group deleted there is gone from `/metrics` and the other one is not.
 async fn browser_round_trip(app: &TestApp, prefix: &str, screenshot_name: &str) {
-    require_browser_deps();
     let r = app
         .put(
             &format!("{prefix}/metrics/job/browser_a/instance/one"),
@@ -133,13 +224,10 @@ async fn browser_round_trip(app: &TestApp, prefix: &str, screenshot_name: &str) 
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
 
-    let url = app.url(prefix);
-    let screenshot = repo_root().join("target/screenshots").join(screenshot_name);
-    let (ok, output) =
-        actix_web::rt::task::spawn_blocking(move || run_browser_script(url, screenshot))
-            .await
-            .expect("browser thread");
-    assert!(ok, "browser check failed:\n{output}");
+    let screenshot = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/screenshots")
+        .join(screenshot_name);
+    bounded(check_status_page(&app.url(prefix), &screenshot)).await;
 
     let metrics = app.get(&format!("{prefix}/metrics")).await.body;
     assert!(!metrics.contains("job=\"browser_a\""), "{metrics}");
@@ -162,4 +250,62 @@ async fn a_group_is_shown_and_deleted_in_a_real_browser() {
 async fn a_group_is_shown_and_deleted_in_a_real_browser_under_a_route_prefix() {
     let app = spawn_app(&["--web.route-prefix=/pg"]).await;
     browser_round_trip(&app, "/pg", "status-page-route-prefix.png").await;
+}
+
+/// The tests above pass only if [`Browser::problems`] stays empty, which proves something only
+/// if it does see what goes wrong in a page: each kind the checks rely on is reported, also
+/// after a reload.
+#[actix_web::test]
+async fn the_browser_reports_script_errors_console_errors_and_failed_requests() {
+    let app = spawn_app(&[]).await;
+    let base = app.url("");
+    bounded(async {
+        let browser = Browser::start().await;
+        browser.goto(&format!("{base}/")).await;
+        assert_eq!(
+            browser.problems().await,
+            Vec::<String>::new(),
+            "a clean page"
+        );
+
+        browser
+            .eval::<Value>(
+                "console.error('console error 1');
+                 setTimeout(() => { throw new Error('uncaught error 2'); });
+                 Promise.reject(new Error('unhandled rejection 3'));
+                 fetch('static/missing-4.js');
+                 return null",
+                vec![],
+            )
+            .await;
+        let problems = browser
+            .wait_until("four page problems", || async {
+                let problems = browser.problems().await;
+                (problems.len() >= 4).then_some(problems)
+            })
+            .await;
+        for expected in [
+            "console error 1",
+            "uncaught error 2",
+            "unhandled rejection 3",
+            "missing-4.js - Failed to load resource: the server responded with a status of 404",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected:?} not reported: {problems:#?}"
+            );
+        }
+
+        browser
+            .eval::<Value>("console.error('before the reload 5'); return null", vec![])
+            .await;
+        browser.reload().await;
+        let problems = browser.problems().await;
+        assert!(
+            problems.iter().any(|p| p.contains("before the reload 5")),
+            "{problems:#?}"
+        );
+        browser.close().await;
+    })
+    .await;
 }

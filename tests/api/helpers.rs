@@ -41,6 +41,10 @@ pub async fn spawn_app(args: &[&str]) -> TestApp {
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
+            // Well under actix-web's 5 s keep-alive: a request sent on an idle connection just
+            // as the server closes it fails (an HTTP/1.1 race, not a gateway fault), and
+            // tests that pause for seconds, such as the browser tests, would hit it.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .expect("client"),
     }
