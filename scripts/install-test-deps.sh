@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/prometheus-pushgateway ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends chromium
+    apt-get install -y --no-install-recommends chromium prometheus-pushgateway
 fi
 
 # Node.js 20+ and npm come with the development and CI machines (Debian's nodejs is too old

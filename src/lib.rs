@@ -10,6 +10,7 @@
 //! * [`consistency`]: would the store still expose valid metrics after this push?
 //! * [`gateway`]: one transaction per push, then the cache, in commit order.
 //! * [`store`]: all SQL; migrations in `migrations/`.
+//! * `import`: reads the original Pushgateway's persistence file (gob) for importing.
 //! * [`cache`]: the in-memory copy `/metrics` and the checks read, indexed by group and name.
 //! * [`exposition`]: text, protobuf and OpenMetrics output and content negotiation.
 //! * [`self_metrics`]: the gateway's own metrics.
@@ -48,6 +49,7 @@ pub mod group;
 pub mod grouping_key;
 pub mod history;
 pub mod http_metrics;
+pub(crate) mod import;
 pub mod limits;
 pub mod logging;
 pub mod names;
