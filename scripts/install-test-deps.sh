@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Installs what the browser tests (tests/api/browser.rs) need: Debian's chromium and its
-# chromedriver (package chromium-driver), which cargo test drives over WebDriver. Nothing comes
-# from npm or any other registry. Idempotent and non-interactive; needs root for apt-get.
+# Installs what the tests need beyond cargo, from Debian's packages:
+#   * chromium and its chromedriver (package chromium-driver), which the browser tests
+#     (tests/api/browser.rs) drive over WebDriver;
+#   * prometheus-pushgateway, the original Pushgateway, which writes the persistence files the
+#     import tests read.
+# Nothing comes from npm or any other registry. Idempotent and non-interactive; needs root for
+# apt-get.
 set -euo pipefail
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-    echo "install-test-deps: installing chromium and chromium-driver"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
+    || [ ! -x /usr/bin/prometheus-pushgateway ]; then
+    echo "install-test-deps: installing chromium, chromium-driver and prometheus-pushgateway"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends chromium chromium-driver
+    apt-get install -y -q --no-install-recommends chromium chromium-driver prometheus-pushgateway
 fi
 
 /usr/bin/chromium --version

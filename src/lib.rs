@@ -14,6 +14,7 @@
 //! * [`family`]: one pushed family sanitised against its key and rendered for serving.
 //! * [`native_histogram`]: Prometheus's walk of native histogram buckets.
 //! * [`history`]: the pushed history's types and the values recorded per push.
+//! * [`import`]: the original Pushgateway's persistence file (Go gob), read for migration.
 //! * [`metrics`]: the gateway's own metrics (names table, HTTP, storage, process).
 //! * [`parse`]: push bodies (Content-Encoding, delimited protobuf, the strict text parser).
 //! * [`limits`]: the optional `--push.max-*` guard rails.
@@ -68,6 +69,7 @@ pub(crate) mod gateway;
 pub mod go_strconv;
 pub mod grouping_key;
 pub(crate) mod history;
+pub(crate) mod import;
 pub(crate) mod limits;
 pub mod logging;
 pub(crate) mod metrics;
