@@ -974,8 +974,8 @@ mod tests {
     }
 
     /// Runs the installed original through the fixture script into a temporary directory and
-    /// checks that what it wrote decodes to what its API said (skipped where it is not
-    /// installed; `scripts/install-test-deps.sh` installs it).
+    /// checks that what it wrote decodes to what its API said (`scripts/install-test-deps.sh`
+    /// installs the original; without it this fails).
     #[test]
     fn a_fresh_snapshot_of_the_installed_original_agrees_with_its_api() {
         assert!(
