@@ -337,22 +337,34 @@ impl Follower {
         }
         std::fs::create_dir_all(data).unwrap();
         let db = data.join("pgw.db");
-        let mut command = Command::new(tool(LITESTREAM));
-        command
-            .args(["restore", "-f", "-follow-interval", "100ms", "-o"])
-            .arg(&db)
-            .arg(replica_url(replica))
-            .env_remove("AWS_CA_BUNDLE");
-        let mut group = Group::spawn(command, log);
-        while !txid_file(&db).is_file() {
+        loop {
+            let mut command = Command::new(tool(LITESTREAM));
+            command
+                .args(["restore", "-f", "-follow-interval", "100ms", "-o"])
+                .arg(&db)
+                .arg(replica_url(replica))
+                .env_remove("AWS_CA_BUNDLE");
+            let mut group = Group::spawn(command, log.clone());
+            while !txid_file(&db).is_file() && !group.exited() {
+                assert!(
+                    Instant::now() < deadline,
+                    "follow mode did not start:\n{}",
+                    group.log()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if txid_file(&db).is_file() {
+                return Follower { group, db };
+            }
+            // The replica's directory can exist a moment before its first snapshot is
+            // complete; Litestream then finds nothing to restore and exits. Try again.
+            let output = group.log();
             assert!(
-                !group.exited() && Instant::now() < deadline,
-                "follow mode did not start:\n{}",
-                group.log()
+                output.contains("no matching backup files") && Instant::now() < deadline,
+                "follow mode did not start:\n{output}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(100));
         }
-        Follower { group, db }
     }
 
     /// Waits until the last applied transaction has not changed for a while (the replica
