@@ -18,6 +18,7 @@
 //!   summaries over [`summary`]) and [`storage_metrics`].
 //! * [`limits`]: the optional `--push.max-*` guard rails.
 //! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, extra headers.
+//! * [`healthcheck`]: the `healthcheck` command, a probe for container health checks.
 //! * [`status_page`]: the browser status page's views (templates in `templates/`, assets in
 //!   `static/`), read from the cache.
 //!
@@ -46,6 +47,7 @@ pub mod gateway;
 pub mod gofmt;
 pub mod group;
 pub mod grouping_key;
+pub mod healthcheck;
 pub mod history;
 pub mod http_metrics;
 pub mod limits;
