@@ -3,7 +3,9 @@
 //! Only syntax is checked here; [`crate::config::Config`] resolves the values (addresses,
 //! durations, the route prefix) once, so the rest of the crate never sees raw flag strings.
 
-use clap::{ArgAction, Parser};
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
 
 /// The gateway's flags. `--flag=value` and `--flag value` both work; boolean flags also
 /// accept `--no-<flag>` as upstream's kingpin does.
@@ -11,11 +13,12 @@ use clap::{ArgAction, Parser};
 #[command(
     name = "pushgateway",
     version,
-    about = "The Pushgateway, keeping every pushed metric group durably in SQLite."
+    about = "The Pushgateway, keeping every pushed metric group durably in SQLite.",
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// Addresses to listen on for the web interface, API and telemetry (repeatable).
-    #[arg(long = "web.listen-address", default_value = ":9091", action = ArgAction::Append)]
+    #[arg(long = "web.listen-address", global = true, default_value = ":9091", action = ArgAction::Append)]
     pub listen_addresses: Vec<String>,
 
     /// Path under which to expose the gateway's metrics.
@@ -23,16 +26,16 @@ pub struct Cli {
     pub telemetry_path: String,
 
     /// The URL under which the gateway is reachable from outside (its path prefixes the page's links).
-    #[arg(long = "web.external-url", default_value = "")]
+    #[arg(long = "web.external-url", global = true, default_value = "")]
     pub external_url: String,
 
     /// Path to a configuration file that can enable TLS, client certificates, basic auth and
     /// extra response headers (exporter-toolkit format). Empty: plain HTTP, no authentication.
-    #[arg(long = "web.config.file", default_value = "")]
+    #[arg(long = "web.config.file", global = true, default_value = "")]
     pub web_config_file: String,
 
     /// Prefix for the internal routes. Defaults to the path of --web.external-url.
-    #[arg(long = "web.route-prefix", default_value = "")]
+    #[arg(long = "web.route-prefix", global = true, default_value = "")]
     pub route_prefix: String,
 
     /// Enable shutdown via HTTP request (PUT or POST /-/quit).
@@ -99,4 +102,59 @@ pub struct Cli {
     /// Output format of log messages: logfmt, json.
     #[arg(long = "log.format", default_value = "logfmt")]
     pub log_format: String,
+
+    /// `healthcheck` probes a running gateway instead of serving; the global flags above say
+    /// where it listens and how to talk to it.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Probe a running gateway (for container health checks); exit 0 when it is healthy.
+    ///
+    /// Sends GET /-/healthy (or /-/ready) to the port of --web.listen-address on loopback,
+    /// under --web.route-prefix, with TLS and basic auth when --web.config.file asks for them.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// The subcommand's own flags; the server's flags say where and how to reach the gateway.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Probe options")]
+pub struct HealthcheckArgs {
+    /// Probe /-/ready (every route is served: the database is loaded) instead of /-/healthy
+    /// (the gateway answers and can write its database).
+    #[arg(long)]
+    pub ready: bool,
+
+    /// Basic-auth user to probe as. Default: the only user of the web config file's
+    /// basic_auth_users.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// File holding the basic-auth password (a final newline is ignored). Without it, the
+    /// password is read from the environment variable PUSHGATEWAY_HEALTHCHECK_PASSWORD.
+    #[arg(long = "password-file", value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+
+    /// PEM client certificate (chain) to present when the web config file requires one.
+    #[arg(
+        long = "client-cert-file",
+        value_name = "PATH",
+        requires = "client_key_file"
+    )]
+    pub client_cert_file: Option<PathBuf>,
+
+    /// PEM private key of --client-cert-file.
+    #[arg(
+        long = "client-key-file",
+        value_name = "PATH",
+        requires = "client_cert_file"
+    )]
+    pub client_key_file: Option<PathBuf>,
+
+    /// Give up after this long: connecting, the TLS handshake and the answer together.
+    #[arg(long, default_value = "3s", value_name = "DURATION")]
+    pub timeout: String,
 }

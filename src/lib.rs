@@ -36,7 +36,8 @@
 //! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
 //!
 //! **Start-up**: [`cli`] (flags as typed) → [`config`] (resolved) → [`startup`]
-//! (store opened, listeners bound, cache warmed in the background), [`logging`].
+//! (store opened, listeners bound, cache warmed in the background), [`logging`];
+//! [`healthcheck`]: the `healthcheck` command, a probe for container health checks.
 //!
 //! # Data flow
 //! ```text
@@ -68,6 +69,7 @@ pub(crate) mod family;
 pub(crate) mod gateway;
 pub mod go_strconv;
 pub mod grouping_key;
+pub mod healthcheck;
 pub(crate) mod history;
 pub(crate) mod import;
 pub(crate) mod limits;

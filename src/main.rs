@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pushgateway::cli::Cli;
+use pushgateway::cli::{Cli, Command};
 use pushgateway::config::Config;
 use pushgateway::startup::Application;
 
@@ -29,6 +29,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        return pushgateway::healthcheck::main(&cli, args);
+    }
     let config = match Config::try_from(cli) {
         Ok(c) => c,
         Err(e) => {

@@ -8,7 +8,7 @@
 //! route.
 
 mod auth;
-mod file;
+pub(crate) mod file;
 mod guard;
 mod headers;
 mod tls;

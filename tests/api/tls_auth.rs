@@ -22,15 +22,15 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use crate::helpers::{raw_request, spawn_app, TestApp};
 
 /// A CA, a server certificate for localhost/127.0.0.1 and a client certificate it signed.
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
+pub(crate) struct Pki {
+    pub(crate) ca: String,
+    pub(crate) server_cert: String,
+    pub(crate) server_key: String,
+    pub(crate) client_cert: String,
+    pub(crate) client_key: String,
 }
 
-fn make_pki(name: &str) -> Pki {
+pub(crate) fn make_pki(name: &str) -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params
         .distinguished_name
@@ -63,7 +63,7 @@ fn make_pki(name: &str) -> Pki {
 }
 
 /// Writes the certificates and `web.yml` (which names them relative to its own directory).
-fn write_config(dir: &Path, pki: &Pki, yaml: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, pki: &Pki, yaml: &str) -> PathBuf {
     std::fs::write(dir.join("ca.crt"), &pki.ca).unwrap();
     std::fs::write(dir.join("server.crt"), &pki.server_cert).unwrap();
     std::fs::write(dir.join("server.key"), &pki.server_key).unwrap();
@@ -72,13 +72,14 @@ fn write_config(dir: &Path, pki: &Pki, yaml: &str) -> PathBuf {
     path
 }
 
-const TLS_ONLY: &str = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+pub(crate) const TLS_ONLY: &str =
+    "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
 
-const TLS_CLIENT_CERTS: &str = "tls_server_config:\n  cert_file: server.crt\n  \
+pub(crate) const TLS_CLIENT_CERTS: &str = "tls_server_config:\n  cert_file: server.crt\n  \
      key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  \
      client_ca_file: ca.crt\n";
 
-async fn spawn_with(config: &Path, extra: &[&str]) -> TestApp {
+pub(crate) async fn spawn_with(config: &Path, extra: &[&str]) -> TestApp {
     let flag = format!("--web.config.file={}", config.display());
     let mut args = vec![flag.as_str()];
     args.extend_from_slice(extra);
@@ -86,9 +87,9 @@ async fn spawn_with(config: &Path, extra: &[&str]) -> TestApp {
 }
 
 /// Who the TLS client trusts and which certificate it shows.
-struct Client {
-    trusted_ca: String,
-    identity: Option<(String, String)>,
+pub(crate) struct Client {
+    pub(crate) trusted_ca: String,
+    pub(crate) identity: Option<(String, String)>,
 }
 
 /// One HTTP/1.1 request over TLS; the whole response, or why the connection failed.
@@ -98,7 +99,11 @@ async fn https(addr: SocketAddr, client: Client, request: String) -> Result<Stri
         .expect("TLS client thread")
 }
 
-fn https_blocking(addr: SocketAddr, client: &Client, request: &str) -> Result<String, String> {
+pub(crate) fn https_blocking(
+    addr: SocketAddr,
+    client: &Client,
+    request: &str,
+) -> Result<String, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(client.trusted_ca.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
@@ -137,11 +142,11 @@ fn https_blocking(addr: SocketAddr, client: &Client, request: &str) -> Result<St
     Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
-fn get(path: &str, extra_headers: &str) -> String {
+pub(crate) fn get(path: &str, extra_headers: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}Connection: close\r\n\r\n")
 }
 
-fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     format!("Basic {token}")
 }
