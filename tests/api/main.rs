@@ -11,6 +11,7 @@ mod limits;
 mod logging;
 mod metrics;
 mod persistence;
+mod prometheus;
 mod push;
 mod readiness;
 mod routing;
