@@ -19,8 +19,10 @@
 //! slash that precedes the job:
 //!
 //! * the decoded path is not clean: [`legacy_redirect`], 1.5.1's 301 to the cleaned decoded
-//!   path (query kept), which stores nothing (clients do not resend a PUT's body to a 301:
-//!   Go's client turns it into a GET, Python's urllib and Node's http do not follow it);
+//!   path (query kept). The answer stores nothing; what a client does with it is the same as
+//!   with 1.5.1 (Go's client turns a redirected PUT into a GET, which is 405; Python's urllib
+//!   and Node's http do not follow it; a client that resends the request to the new path has
+//!   that path's group changed, as with 1.5.1);
 //! * otherwise: [`refusal`], a 400 that names the job, label name or label value holding the
 //!   slash and says how to send it (`<name>@base64/<base64url>` for values).
 //!
