@@ -205,7 +205,8 @@ async fn scrape(client: &reqwest::Client, addr: SocketAddr, how: Scrape) -> (Dur
 async fn bench(groups: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("bench.db");
-    let gw = Gateway::start(&db);
+    // The OpenMetrics scrape below needs its flag.
+    let gw = Gateway::start_with(&db, &["--web.enable-openmetrics"]);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()

@@ -3,17 +3,19 @@
 #   * chromium and its chromedriver (package chromium-driver), which the browser tests
 #     (tests/api/browser.rs) drive over WebDriver;
 #   * prometheus-pushgateway, the original Pushgateway, which writes the persistence files the
-#     import tests read.
+#     import tests read;
+#   * prometheus, the real Prometheus server that scrapes the gateway in tests/api/prometheus.rs.
 # Nothing comes from npm or any other registry. Idempotent and non-interactive; needs root for
 # apt-get.
 set -euo pipefail
 
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
-    || [ ! -x /usr/bin/prometheus-pushgateway ]; then
-    echo "install-test-deps: installing chromium, chromium-driver and prometheus-pushgateway"
+    || [ ! -x /usr/bin/prometheus-pushgateway ] || [ ! -x /usr/bin/prometheus ]; then
+    echo "install-test-deps: installing chromium, chromium-driver, prometheus-pushgateway and prometheus"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends chromium chromium-driver prometheus-pushgateway
+    apt-get install -y -q --no-install-recommends chromium chromium-driver prometheus-pushgateway \
+        prometheus
 fi
 
 /usr/bin/chromium --version

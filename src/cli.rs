@@ -50,6 +50,14 @@ pub struct Cli {
     #[arg(long = "no-web.enable-admin-api", action = ArgAction::SetTrue, hide = true)]
     no_enable_admin_api: bool,
 
+    /// Serve OpenMetrics from /metrics to scrapers that ask for it (Prometheus does, first).
+    /// Off, as in the original: bucket and quantile label values then change (`le="1"` becomes
+    /// `le="1.0"`), so the scraper stores different series.
+    #[arg(long = "web.enable-openmetrics", action = ArgAction::SetTrue, overrides_with = "no_enable_openmetrics")]
+    pub enable_openmetrics: bool,
+    #[arg(long = "no-web.enable-openmetrics", action = ArgAction::SetTrue, hide = true)]
+    no_enable_openmetrics: bool,
+
     /// SQLite database file holding every pushed group. Empty: an in-memory database (lost on exit).
     #[arg(long = "persistence.file", default_value = "")]
     pub persistence_file: String,

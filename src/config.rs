@@ -24,6 +24,8 @@ pub struct Config {
     pub database: Option<PathBuf>,
     pub enable_lifecycle: bool,
     pub enable_admin_api: bool,
+    /// `--web.enable-openmetrics`: `/metrics` may answer in OpenMetrics.
+    pub enable_openmetrics: bool,
     /// Answer accepted pushes with 202 instead of 200.
     pub disable_consistency_check: bool,
     pub names: NameValidation,
@@ -157,6 +159,10 @@ impl TryFrom<Cli> for Config {
                 cli.enable_admin_api.to_string(),
             ),
             (
+                "web.enable-openmetrics".to_string(),
+                cli.enable_openmetrics.to_string(),
+            ),
+            (
                 "web.enable-lifecycle".to_string(),
                 cli.enable_lifecycle.to_string(),
             ),
@@ -179,6 +185,7 @@ impl TryFrom<Cli> for Config {
                 .then(|| PathBuf::from(&cli.persistence_file)),
             enable_lifecycle: cli.enable_lifecycle,
             enable_admin_api: cli.enable_admin_api,
+            enable_openmetrics: cli.enable_openmetrics,
             disable_consistency_check: cli.disable_consistency_check,
             names: if cli.enable_utf8_names {
                 NameValidation::Utf8
@@ -352,5 +359,17 @@ mod tests {
     fn negated_boolean_flags_are_accepted() {
         let c = config(&["--web.enable-lifecycle", "--no-web.enable-lifecycle"]).unwrap();
         assert!(!c.enable_lifecycle);
+    }
+
+    #[test]
+    fn openmetrics_is_off_unless_its_flag_is_given() {
+        let c = config(&[]).unwrap();
+        assert!(!c.enable_openmetrics);
+        assert_eq!(c.flags["web.enable-openmetrics"], "false");
+        let c = config(&["--web.enable-openmetrics"]).unwrap();
+        assert!(c.enable_openmetrics);
+        assert_eq!(c.flags["web.enable-openmetrics"], "true");
+        let c = config(&["--web.enable-openmetrics", "--no-web.enable-openmetrics"]).unwrap();
+        assert!(!c.enable_openmetrics);
     }
 }

@@ -253,7 +253,7 @@ fn unescape_value_encoding(name: &str) -> String {
 
 /// Prometheus' `EscapeName(name, ValueEncodingEscaping)` for a label name that is not a
 /// legacy name, so that it survives a URL path and [`unescape_value_encoding`].
-fn escape_value_encoding(name: &str) -> String {
+pub(crate) fn escape_value_encoding(name: &str) -> String {
     let mut out = String::from(VALUE_ENCODING_PREFIX);
     for (i, c) in name.chars().enumerate() {
         match c {

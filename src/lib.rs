@@ -23,7 +23,8 @@
 //! * [`cache`]: the in-memory copy of every group, indexed by group and by metric name.
 //! * [`consistency`]: would the store still expose valid metrics after this push?
 //! * [`store`]: all SQL (groups, families, history, pruning); migrations in `migrations/`.
-//! * [`exposition`]: `/metrics` in text, protobuf and OpenMetrics, rendered from the cache.
+//! * [`exposition`]: `/metrics` in text, protobuf and (with `--web.enable-openmetrics`)
+//!   OpenMetrics, rendered from the cache.
 //!
 //! **Service**:
 //! * [`gateway`]: the one way into the store: plan, check, commit, update the cache.
@@ -42,7 +43,7 @@
 //! # Data flow
 //! ```text
 //! PUT|POST|DELETE P/metrics/job/<job>/...
-//!   routing::Routes::resolve ─► routes::push ─► GroupingKey::from_path
+//!   routing::Routes::resolve ─► routes::push ─► (encoded slash? 400) GroupingKey::from_path
 //!     ─► parse::parse_body (text or protobuf) ─► blocking pool: gateway.push
 //!   gateway: prepare (sanitise, check_family, render: family::FamilyData)   no lock
 //!     ─► writer lock ─► plan::plan_push against the cached group ─► consistency::check_push

@@ -1,5 +1,6 @@
-// Pushgateway status page: tabs, group filter, families loaded when a group is opened,
-// deletes with a confirmation dialog, and relative ages for timestamps. No dependencies.
+// Pushgateway status page: tabs, group filter (by label or metric name), families loaded when
+// a group is opened, deletes with a confirmation dialog, and relative ages for timestamps.
+// No dependencies.
 (() => {
   'use strict';
 
@@ -97,8 +98,61 @@
   // Lower-cased label text of each row, computed on first use.
   const searchText = new WeakMap();
 
+  // The metric names each row's group pushes (the page's #metric-names index: every name
+  // once, and per row the positions of its names), so the filter finds a metric without
+  // loading any group.
+  const metricNames = [];
+  const lowerNames = [];
+  const namesOf = new WeakMap();
+  (() => {
+    const index = JSON.parse($('metric-names').textContent);
+    const rows = groups();
+    if (index.groups.length !== rows.length) return;
+    metricNames.push(...index.names);
+    lowerNames.push(...index.names.map((n) => n.toLowerCase()));
+    rows.forEach((row, i) => namesOf.set(row, index.groups[i]));
+  })();
+
+  // At most this many matched names are listed under a row.
+  const SHOWN_NAMES = 5;
+
+  // Lists under `item` the metric names (positions in metricNames) that matched, or removes
+  // the list when none did.
+  function showMatchedNames(item, matched) {
+    let box = item.querySelector(':scope > .matched-names');
+    const key = matched.join(',');
+    if (!matched.length) {
+      if (box) box.remove();
+      return;
+    }
+    if (box && box.dataset.key === key) return;
+    if (!box) {
+      box = document.createElement('div');
+      box.className = 'matched-names';
+      item.querySelector(':scope > .row').after(box);
+    }
+    box.dataset.key = key;
+    const label = document.createElement('span');
+    label.className = 'matched-label';
+    label.textContent = matched.length === 1 ? 'metric' : 'metrics';
+    const parts = [label];
+    for (const position of matched.slice(0, SHOWN_NAMES)) {
+      const name = document.createElement('code');
+      name.textContent = metricNames[position];
+      parts.push(name);
+    }
+    if (matched.length > SHOWN_NAMES) parts.push(`and ${matched.length - SHOWN_NAMES} more`);
+    box.replaceChildren(...parts);
+  }
+
   function applyFilter() {
     const terms = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+    // For each term, the positions of the metric names containing it.
+    const nameHits = terms.map((t) => {
+      const hits = new Set();
+      lowerNames.forEach((name, position) => { if (name.includes(t)) hits.add(position); });
+      return hits;
+    });
     let shown = 0;
     const all = groups();
     for (const item of all) {
@@ -107,9 +161,22 @@
         text = item.querySelector('.labels').textContent.toLowerCase();
         searchText.set(item, text);
       }
-      const match = (!onlyFailed.checked || item.classList.contains('is-failed'))
-        && terms.every((t) => text.includes(t));
+      const names = namesOf.get(item) || [];
+      const matched = [];
+      // Every term must be in the labels or in one of the group's metric names.
+      let match = !onlyFailed.checked || item.classList.contains('is-failed');
+      for (let k = 0; match && k < terms.length; k += 1) {
+        let inNames = false;
+        for (const position of names) {
+          if (nameHits[k].has(position)) {
+            inNames = true;
+            if (!matched.includes(position)) matched.push(position);
+          }
+        }
+        match = inNames || text.includes(terms[k]);
+      }
       if (item.hidden === match) item.hidden = !match;
+      showMatchedNames(item, match ? matched.sort((a, b) => a - b) : []);
       if (match) shown += 1;
     }
     $('no-match').hidden = shown > 0 || all.length === 0;

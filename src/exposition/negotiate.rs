@@ -8,8 +8,11 @@
 //! only trims spaces, the escaping parameter picked up along the way), and they are reproduced
 //! here.
 //!
-//! One deliberate difference: upstream has OpenMetrics disabled, while this module negotiates
-//! like `expfmt.NegotiateIncludingOpenMetrics`, so a scraper asking for OpenMetrics gets it.
+//! Upstream has OpenMetrics disabled, so its handler negotiates with `expfmt.Negotiate`:
+//! [`negotiate`]. Prometheus offers OpenMetrics first, and OpenMetrics writes label values such
+//! as `le="1.0"` where text writes the pushed `le="1"`, so serving it by default would change
+//! the series every scraper stores. [`negotiate_including_openmetrics`]
+//! (`expfmt.NegotiateIncludingOpenMetrics`) is used only with `--web.enable-openmetrics`.
 
 use crate::names::Escaping;
 
@@ -50,7 +53,8 @@ pub struct Negotiated {
 
 const PROTO_MESSAGE: &str = "io.prometheus.client.MetricFamily";
 
-/// Chooses the format and escaping for an `Accept` header (its first value, as Go's
+/// Upstream's negotiation (`expfmt.Negotiate`), which never picks OpenMetrics: the format
+/// (text 0.0.4 or protobuf) and escaping for an `Accept` header (its first value, as Go's
 /// `Header.Get` sees it); no header means text with underscore escaping.
 ///
 /// Entries are visited in goautoneg's order (q descending, wildcards after concrete types). The
@@ -58,6 +62,16 @@ const PROTO_MESSAGE: &str = "io.prometheus.client.MetricFamily";
 /// any entry visited up to and including the winner sets the escaping (the last one seen
 /// counts), so an entry that is skipped can still choose it; unknown values are ignored.
 pub fn negotiate(accept: Option<&str>) -> Negotiated {
+    negotiate_among(accept, false)
+}
+
+/// [`negotiate`], with OpenMetrics among the formats (`expfmt.NegotiateIncludingOpenMetrics`):
+/// what `--web.enable-openmetrics` serves.
+pub fn negotiate_including_openmetrics(accept: Option<&str>) -> Negotiated {
+    negotiate_among(accept, true)
+}
+
+fn negotiate_among(accept: Option<&str>, openmetrics: bool) -> Negotiated {
     let mut escaping = Escaping::default();
     for entry in parse_accept(accept.unwrap_or_default()) {
         if let Some(scheme) = entry.param("escaping").and_then(Escaping::from_param) {
@@ -85,7 +99,7 @@ pub fn negotiate(accept: Option<&str>) -> Negotiated {
         if entry.is("text", "plain") && (version == "0.0.4" || version.is_empty()) {
             return chosen(Format::Text, None);
         }
-        if entry.is("application", "openmetrics-text") {
+        if openmetrics && entry.is("application", "openmetrics-text") {
             match version {
                 "1.0.0" => return chosen(Format::OpenMetrics, Some(OpenMetricsVersion::V1_0_0)),
                 "0.0.1" | "" => {
@@ -377,6 +391,8 @@ mod tests {
     const PROMETHEUS_2: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
     /// Prometheus 3.x's default (`DefaultScrapeProtocols`, escaping on the 1.0.0 text formats).
     const PROMETHEUS_3: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    /// Prometheus 2.42's (Debian bookworm's) scrape `Accept` header.
+    const PROMETHEUS_2_42: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     /// Prometheus 3.x's `DefaultProtoFirstScrapeProtocols` (native histograms enabled).
     const PROMETHEUS_3_PROTO_FIRST: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
 
@@ -450,8 +466,9 @@ mod tests {
     }
 
     #[test]
-    fn openmetrics_is_negotiated_with_its_version() {
-        let n = negotiate(Some("application/openmetrics-text; version=1.0.0"));
+    fn with_openmetrics_it_is_negotiated_with_its_version() {
+        let n =
+            negotiate_including_openmetrics(Some("application/openmetrics-text; version=1.0.0"));
         assert_eq!(
             n,
             negotiated(
@@ -468,7 +485,7 @@ mod tests {
             "application/openmetrics-text;version=0.0.1",
             "application/openmetrics-text",
         ] {
-            let n = negotiate(Some(accept));
+            let n = negotiate_including_openmetrics(Some(accept));
             assert_eq!(n.openmetrics_version, Some(OpenMetricsVersion::V0_0_1));
             assert_eq!(
                 content_type(&n),
@@ -478,8 +495,8 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_2_default_accept_gets_openmetrics_1_0_0_with_utf8_names() {
-        let n = negotiate(Some(PROMETHEUS_2));
+    fn with_openmetrics_prometheus_2_default_accept_gets_openmetrics_1_0_0_with_utf8_names() {
+        let n = negotiate_including_openmetrics(Some(PROMETHEUS_2));
         assert_eq!(
             n,
             negotiated(
@@ -495,9 +512,9 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_3_default_accept_gets_openmetrics_1_0_0_with_utf8_names() {
+    fn with_openmetrics_prometheus_3_default_accept_gets_openmetrics_1_0_0_with_utf8_names() {
         assert_eq!(
-            negotiate(Some(PROMETHEUS_3)),
+            negotiate_including_openmetrics(Some(PROMETHEUS_3)),
             negotiated(
                 Format::OpenMetrics,
                 Escaping::AllowUtf8,
@@ -508,7 +525,7 @@ mod tests {
 
     #[test]
     fn prometheus_proto_first_accept_gets_delimited_protobuf_with_underscores() {
-        let n = negotiate(Some(PROMETHEUS_3_PROTO_FIRST));
+        let n = negotiate_including_openmetrics(Some(PROMETHEUS_3_PROTO_FIRST));
         assert_eq!(
             n,
             negotiated(Format::ProtoDelimited, Escaping::Underscores, None)
@@ -516,6 +533,50 @@ mod tests {
         assert_eq!(
             content_type(&n),
             "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=underscores"
+        );
+    }
+
+    #[test]
+    fn prometheus_default_accept_headers_get_text_0_0_4_as_from_upstream() {
+        let n = negotiate(Some(PROMETHEUS_2_42));
+        assert_eq!(n, text(Escaping::Underscores));
+        assert_eq!(
+            content_type(&n),
+            "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"
+        );
+        // The escaping of the skipped OpenMetrics entry still counts, as in expfmt.Negotiate.
+        assert_eq!(negotiate(Some(PROMETHEUS_2)), text(Escaping::AllowUtf8));
+        assert_eq!(negotiate(Some(PROMETHEUS_3)), text(Escaping::AllowUtf8));
+        assert_eq!(
+            negotiate(Some(PROMETHEUS_3_PROTO_FIRST)).format,
+            Format::ProtoDelimited
+        );
+    }
+
+    #[test]
+    fn without_the_flag_an_openmetrics_only_accept_falls_back_to_text() {
+        for accept in [
+            "application/openmetrics-text;version=1.0.0",
+            "application/openmetrics-text;version=0.0.1",
+            "application/openmetrics-text",
+        ] {
+            assert_eq!(
+                negotiate(Some(accept)),
+                text(Escaping::Underscores),
+                "{accept}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_openmetrics_prometheus_2_42_gets_openmetrics_1_0_0() {
+        assert_eq!(
+            negotiate_including_openmetrics(Some(PROMETHEUS_2_42)),
+            negotiated(
+                Format::OpenMetrics,
+                Escaping::Underscores,
+                Some(OpenMetricsVersion::V1_0_0)
+            )
         );
     }
 
@@ -585,7 +646,7 @@ mod tests {
     #[test]
     fn equal_q_keeps_header_order() {
         assert_eq!(
-            negotiate(Some(
+            negotiate_including_openmetrics(Some(
                 "application/openmetrics-text,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
             ))
             .format,
@@ -596,12 +657,18 @@ mod tests {
     #[test]
     fn an_unparsable_q_counts_as_zero() {
         assert_eq!(
-            negotiate(Some("application/openmetrics-text;q=high,text/plain;q=0.1")).format,
+            negotiate_including_openmetrics(Some(
+                "application/openmetrics-text;q=high,text/plain;q=0.1"
+            ))
+            .format,
             Format::Text
         );
         // A space after `q=` is not trimmed before parsing.
         assert_eq!(
-            negotiate(Some("application/openmetrics-text;q= 0.9,text/plain;q=0.1")).format,
+            negotiate_including_openmetrics(Some(
+                "application/openmetrics-text;q= 0.9,text/plain;q=0.1"
+            ))
+            .format,
             Format::Text
         );
         assert_eq!(parse_go_float32("+nan"), 0.0);
@@ -614,14 +681,15 @@ mod tests {
     #[test]
     fn media_types_and_parameter_names_are_case_sensitive() {
         assert_eq!(
-            negotiate(Some(
+            negotiate_including_openmetrics(Some(
                 "Application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
             ))
             .format,
             Format::Text
         );
         assert_eq!(
-            negotiate(Some("application/openmetrics-text;Version=2.0.0")).format,
+            negotiate_including_openmetrics(Some("application/openmetrics-text;Version=2.0.0"))
+                .format,
             Format::OpenMetrics
         );
     }
@@ -630,30 +698,35 @@ mod tests {
     fn goautoneg_quirks_in_range_syntax_are_reproduced() {
         // Only spaces are trimmed, so a tab keeps the entry from matching.
         assert_eq!(
-            negotiate(Some("\tapplication/openmetrics-text")).format,
+            negotiate_including_openmetrics(Some("\tapplication/openmetrics-text")).format,
             Format::Text
         );
         // A second slash drops the entry, unless nothing follows it.
         assert_eq!(
-            negotiate(Some("application/openmetrics-text/x")).format,
+            negotiate_including_openmetrics(Some("application/openmetrics-text/x")).format,
             Format::Text
         );
         assert_eq!(
-            negotiate(Some("application/openmetrics-text/")).format,
+            negotiate_including_openmetrics(Some("application/openmetrics-text/")).format,
             Format::OpenMetrics
         );
         // A parameter with two `=` is ignored; one with a trailing `=` keeps its value.
         assert_eq!(
-            negotiate(Some("application/openmetrics-text;version=1.0.0=x")).openmetrics_version,
+            negotiate_including_openmetrics(Some("application/openmetrics-text;version=1.0.0=x"))
+                .openmetrics_version,
             Some(OpenMetricsVersion::V0_0_1)
         );
         assert_eq!(
-            negotiate(Some("application/openmetrics-text;version=1.0.0=")).openmetrics_version,
+            negotiate_including_openmetrics(Some("application/openmetrics-text;version=1.0.0="))
+                .openmetrics_version,
             Some(OpenMetricsVersion::V1_0_0)
         );
         // Spaces around parameters and values are trimmed.
         assert_eq!(
-            negotiate(Some(" application/openmetrics-text ; version = 1.0.0 ")).openmetrics_version,
+            negotiate_including_openmetrics(Some(
+                " application/openmetrics-text ; version = 1.0.0 "
+            ))
+            .openmetrics_version,
             Some(OpenMetricsVersion::V1_0_0)
         );
     }

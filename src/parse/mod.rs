@@ -4,7 +4,6 @@ pub mod encoding;
 pub mod protobuf;
 pub mod text;
 
-use crate::go_strconv::quote;
 use crate::names::NameValidation;
 use crate::proto::MetricFamily;
 
@@ -22,9 +21,10 @@ impl std::error::Error for ParseError {}
 
 /// Parses a decoded push body into metric families.
 ///
-/// Protobuf is chosen only by the exact delimited media type, anything else is text. Unlike
-/// upstream, protobuf family names are validated too: upstream stores an invalid name and then
-/// serves broken exposition.
+/// Protobuf is chosen only by the exact delimited media type, anything else is text. Protobuf
+/// names then meet the text parser's rules ([`protobuf::check_names`]): upstream stores an
+/// invalid metric name and serves broken exposition, and refuses an invalid label name only
+/// after recording a failed push.
 pub fn parse_body(
     content_type: Option<&str>,
     body: &[u8],
@@ -32,15 +32,7 @@ pub fn parse_body(
 ) -> Result<Vec<MetricFamily>, ParseError> {
     if content_type.is_some_and(protobuf::is_delimited_protobuf) {
         let families = protobuf::parse_delimited(body).map_err(|e| ParseError(e.to_string()))?;
-        if let Some(bad) = families
-            .iter()
-            .find(|f| !names.is_valid_metric_name(f.name()))
-        {
-            return Err(ParseError(format!(
-                "invalid metric name {} in protobuf body",
-                quote(bad.name())
-            )));
-        }
+        protobuf::check_names(&families, names).map_err(|e| ParseError(e.to_string()))?;
         Ok(families)
     } else {
         text::parse(body, names).map_err(|e| ParseError(e.to_string()))

@@ -11,12 +11,19 @@
 //! Parsing follows `protodelim` with no size limit: varint length, message, repeat until the
 //! body ends. Families are keyed by name, so a later family with the same name replaces an
 //! earlier one, as in upstream's map.
+//!
+//! [`check_names`] then applies the name rules the text parser applies while parsing, so a
+//! name the text format refuses is refused in protobuf too, with a 400 that changes nothing.
+//! Upstream 1.5.1 refuses most of these only in its consistency check (which records a failed
+//! push), and 1.11.3 stores invalid label names and escapes them on exposition.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use prost::Message;
 
+use crate::go_strconv::quote;
+use crate::names::NameValidation;
 use crate::proto::{MetricFamily, MetricType};
 
 const PROTOBUF_MEDIA_TYPE: &str = "application/vnd.google.protobuf";
@@ -110,6 +117,56 @@ pub fn parse_delimited(body: &[u8]) -> Result<Vec<MetricFamily>, ProtobufParseEr
     }
     Ok(families)
 }
+
+/// The name rules the text parser enforces, applied to parsed protobuf families: a valid
+/// metric name and valid label names under `names` (legacy or UTF-8), no `__name__` label,
+/// no label name twice on one metric. Labels starting with `__` are left to the consistency
+/// check, as for text.
+pub fn check_names(
+    families: &[MetricFamily],
+    names: NameValidation,
+) -> Result<(), ProtobufParseError> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    for family in families {
+        let metric_name = family.name();
+        if !names.is_valid_metric_name(metric_name) {
+            return Err(ProtobufParseError::new(format!(
+                "invalid metric name {} in protobuf body",
+                quote(metric_name)
+            )));
+        }
+        for metric in &family.metric {
+            seen.clear();
+            for label in &metric.label {
+                let label_name = label.name();
+                if label_name == RESERVED_NAME_LABEL {
+                    return Err(ProtobufParseError::new(format!(
+                        "reserved label name {} for metric {} in protobuf body",
+                        quote(label_name),
+                        quote(metric_name)
+                    )));
+                }
+                if !names.is_valid_label_name(label_name) {
+                    return Err(ProtobufParseError::new(format!(
+                        "invalid label name {} for metric {} in protobuf body",
+                        quote(label_name),
+                        quote(metric_name)
+                    )));
+                }
+                if !seen.insert(label_name) {
+                    return Err(ProtobufParseError::new(format!(
+                        "duplicate label names for metric {} in protobuf body",
+                        quote(metric_name)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The label that carries the metric name inside Prometheus; a pushed label may not use it.
+const RESERVED_NAME_LABEL: &str = "__name__";
 
 /// Reads an unsigned varint like Go's `binary.ReadUvarint`; returns the value and its length.
 fn read_length_prefix(buf: &[u8]) -> Result<(u64, usize), ProtobufParseError> {
@@ -580,5 +637,121 @@ mod tests {
             );
             let _ = is_delimited_protobuf(&header);
         }
+    }
+
+    fn labelled(name: &str, labels: &[&[(&str, &str)]]) -> MetricFamily {
+        MetricFamily {
+            name: Some(name.to_owned()),
+            r#type: Some(MetricType::Gauge as i32),
+            metric: labels
+                .iter()
+                .map(|pairs| Metric {
+                    label: pairs.iter().map(|(n, v)| LabelPair::new(*n, *v)).collect(),
+                    gauge: Some(Gauge { value: Some(1.0) }),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn names_error(family: MetricFamily, names: NameValidation) -> Option<String> {
+        check_names(&[family], names).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn invalid_label_names_are_refused_as_in_text() {
+        for name in ["bad-label", "1abc", "a.b", "a:b", "", "Προμηθεύς", "a b"] {
+            assert_eq!(
+                names_error(
+                    labelled("m", &[&[("ok", "1"), (name, "v")]]),
+                    NameValidation::Legacy
+                ),
+                Some(format!(
+                    "invalid label name {} for metric \"m\" in protobuf body",
+                    quote(name)
+                )),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_metric_of_every_family_is_checked() {
+        let good = labelled("a", &[&[("x", "1")]]);
+        let bad = labelled("b", &[&[("x", "1")], &[("x", "2"), ("bad-label", "3")]]);
+        let err = check_names(&[good, bad], NameValidation::Legacy).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "invalid label name \"bad-label\" for metric \"b\" in protobuf body"
+        );
+    }
+
+    #[test]
+    fn utf8_names_accept_any_non_empty_label_name() {
+        let utf8 = NameValidation::Utf8;
+        for name in ["bad-label", "a.b", "Προμηθεύς", "1abc"] {
+            assert_eq!(
+                names_error(labelled("m", &[&[(name, "v")]]), utf8),
+                None,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            names_error(labelled("m", &[&[("", "v")]]), utf8),
+            Some("invalid label name \"\" for metric \"m\" in protobuf body".to_owned())
+        );
+        assert_eq!(names_error(labelled("m.x", &[&[("a", "v")]]), utf8), None);
+    }
+
+    #[test]
+    fn the_name_label_is_reserved_in_both_schemes() {
+        for names in [NameValidation::Legacy, NameValidation::Utf8] {
+            assert_eq!(
+                names_error(labelled("m", &[&[("__name__", "v")]]), names),
+                Some(
+                    "reserved label name \"__name__\" for metric \"m\" in protobuf body".to_owned()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_label_name_twice_on_one_metric_is_refused() {
+        assert_eq!(
+            names_error(
+                labelled("m", &[&[("a", "1"), ("b", "2"), ("a", "3")]]),
+                NameValidation::Legacy
+            ),
+            Some("duplicate label names for metric \"m\" in protobuf body".to_owned())
+        );
+        // The same name on different metrics is fine.
+        assert_eq!(
+            names_error(
+                labelled("m", &[&[("a", "1")], &[("a", "2")]]),
+                NameValidation::Legacy
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn double_underscore_labels_are_left_to_the_consistency_check() {
+        assert_eq!(
+            names_error(labelled("m", &[&[("__x", "v")]]), NameValidation::Legacy),
+            None
+        );
+    }
+
+    #[test]
+    fn invalid_metric_names_are_refused() {
+        assert_eq!(
+            names_error(labelled("a.b", &[]), NameValidation::Legacy),
+            Some("invalid metric name \"a.b\" in protobuf body".to_owned())
+        );
+        assert_eq!(
+            names_error(labelled("", &[]), NameValidation::Utf8),
+            Some("invalid metric name \"\" in protobuf body".to_owned())
+        );
     }
 }

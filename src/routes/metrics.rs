@@ -1,12 +1,14 @@
 //! GET `/metrics`: rendered from the cache (never from SQL), negotiated like upstream's
-//! promhttp handler, plus OpenMetrics for scrapers that ask for it.
+//! promhttp handler; OpenMetrics only with `--web.enable-openmetrics`.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{blocking, wants_gzip, AppState, Body};
 use crate::error::ApiError;
-use crate::exposition::negotiate::{content_type, negotiate, Format};
+use crate::exposition::negotiate::{
+    content_type, negotiate, negotiate_including_openmetrics, Format,
+};
 use crate::exposition::{render, Encoding};
 
 /// Serves the exposition.
@@ -18,7 +20,11 @@ pub(super) async fn metrics(
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    let negotiated = negotiate(accept);
+    let negotiated = if state.config.enable_openmetrics {
+        negotiate_including_openmetrics(accept)
+    } else {
+        negotiate(accept)
+    };
     let encoding = match negotiated.format {
         Format::ProtoDelimited => Encoding::Protobuf,
         Format::OpenMetrics => Encoding::OpenMetrics,

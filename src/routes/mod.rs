@@ -113,6 +113,10 @@ async fn route_request(
             ))
         }
         Routed::ApiAddSlash(location) => return Ok(answers::add_slash_redirect(req, location)),
+        // Go's 301 from ServeMux, as for the API mount's missing slash.
+        Routed::EncodedSlashRedirect(location) => {
+            return Ok(answers::add_slash_redirect(req, location))
+        }
         Routed::ApiNotFound => return Ok(answers::not_found()),
         Routed::Api(resolution) => return api_v1::dispatch(req, state, resolution).await,
         Routed::Main(resolution) => resolution,

@@ -18,6 +18,7 @@ use crate::history::Request;
 use crate::limits;
 use crate::parse::encoding::BodyDecodeError;
 use crate::parse::parse_body;
+use crate::routing::encoded_slash;
 
 /// Handles one request on a group route.
 pub(super) async fn group(
@@ -30,9 +31,13 @@ pub(super) async fn group(
 ) -> HttpResponse {
     let request = history_request(req, body.len());
     let now = now_ns();
-    let key = GroupingKey::from_path(job, base64_job, labels, state.config.names);
+    let names = state.config.names;
+    let key = match encoded_slash::refusal(req.uri().path(), job, base64_job, labels, names) {
+        Some(message) => Err(message),
+        None => GroupingKey::from_path(job, base64_job, labels, names).map_err(|e| e.to_string()),
+    };
     let result = match (&key, req.method()) {
-        (Err(e), _) => Err(ApiError::BadRequest(e.to_string())),
+        (Err(e), _) => Err(ApiError::BadRequest(e.clone())),
         (Ok(key), &Method::DELETE) => delete(state, key.clone(), now, request.clone()).await,
         (Ok(key), method) => {
             let method = if method == Method::PUT {

@@ -10,9 +10,12 @@
 //! 1. ServeMux ([`servemux`]): an unclean escaped path is redirected; the path is
 //!    percent-decoded ([`path`]); a path under `P/api/v1/` goes to the API router.
 //! 2. httprouter ([`httprouter`]): the decision on the decoded path.
+//! 3. A group route whose group part holds an encoded slash ([`encoded_slash`]) is redirected
+//!    as upstream 1.5.1 does where that cleans the path; the push handler refuses the rest.
 //!
 //! Everything here is a pure function of the method and the path.
 
+pub(crate) mod encoded_slash;
 pub(crate) mod httprouter;
 pub(crate) mod path;
 pub(crate) mod servemux;
@@ -64,6 +67,9 @@ pub(crate) enum Routed {
     MalformedEscape,
     /// The decoded path is not UTF-8.
     NotUtf8,
+    /// A group route's path whose encoded slashes make the decoded path unclean: upstream
+    /// 1.5.1's ServeMux answers 301 to this cleaned path (the caller appends the query).
+    EncodedSlashRedirect(String),
     /// Exactly `P/api/v1`: ServeMux redirects (301) to this path with a slash.
     ApiAddSlash(String),
     /// Under the API mount, but `StripPrefix` cannot strip the prefix: 404.
@@ -104,7 +110,23 @@ impl Routes {
             return Routed::NotUtf8;
         };
         match mount(raw_path, &decoded, &self.prefix) {
-            Mount::Outside => Routed::Main(self.main.resolve(method, &decoded)),
+            Mount::Outside => {
+                let resolution = self.main.resolve(method, &decoded);
+                if let Resolution::Matched {
+                    value: Route::Group { .. },
+                    params,
+                } = &resolution
+                {
+                    let job = params.get("job").unwrap_or_default();
+                    let labels = params.get("labels").unwrap_or_default();
+                    if let Some(location) =
+                        encoded_slash::legacy_redirect(raw_path, &decoded, job, labels)
+                    {
+                        return Routed::EncodedSlashRedirect(location);
+                    }
+                }
+                Routed::Main(resolution)
+            }
             Mount::AddSlash(location) => Routed::ApiAddSlash(location),
             Mount::NotFound => Routed::ApiNotFound,
             Mount::Inside(path) => Routed::Api(self.api.resolve(method, &path)),

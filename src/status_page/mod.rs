@@ -6,7 +6,9 @@
 //! * `GET P/` and `GET P/status` ([`StatusPage`]): build information, start time, startup
 //!   flags and one row per group (grouping labels as badges, `job` first; last successful and
 //!   last failed push; a "last push failed" marker; the number of families; a delete button).
-//!   No family is decoded for it.
+//!   No family is decoded for it. The page also embeds an index of every group's metric names
+//!   ([`MetricNameIndex`], one JSON document), so that the filter box finds the groups that
+//!   push a metric without opening them.
 //! * `GET P/status/group/job@base64/<b64>{/<name>@base64/<b64>=}` ([`families::GroupFamilies`]):
 //!   the HTML fragment with one group's families and samples, fetched by `static/status.js`
 //!   when the group is opened. The group is addressed by the same path that deletes it below
@@ -31,15 +33,26 @@
 //! recomputes list numbering for every hidden `<li>`, which made filtering quadratic) nor
 //! `<details>` (about twice the parse cost), and rows use `content-visibility: auto`. A
 //! group's fragment costs time in proportion to that group.
+//!
+//! The metric-name index costs little at that scale (measured by
+//! `ten_thousand_groups_with_metric_names_render_quickly_and_compactly`: 10,000 groups of 100
+//! jobs, three gauges each, 300 names): the page grows from 5.65 MB to 5.79 MB (158 KB to
+//! 165 KB gzipped), rendering stays within 0.3–0.5 s (debug build, loaded machine), and in
+//! headless chromium the page still loads in about 1.0–1.5 s; typing a metric name shows its
+//! 100 groups in 0.17–0.31 s, and a name part that every group matches lists the names under
+//! all 10,000 rows in 0.36–0.55 s (both including the filter's 120 ms debounce).
 
 pub mod families;
 pub mod format;
+
+use std::collections::{BTreeSet, HashMap};
 
 use askama::Template;
 use jiff::tz::TimeZone;
 
 use crate::cache::{Cache, Group};
 use crate::config::Config;
+use crate::family::{PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
 use crate::names::NameValidation;
 use crate::version::{REVISION, VERSION};
@@ -114,6 +127,47 @@ pub struct StatusPage {
     pub groups: Vec<GroupRow>,
     pub failing: usize,
     pub series: usize,
+    /// [`MetricNameIndex::to_json`] of the groups, in row order.
+    pub metric_names: String,
+}
+
+/// Which metric names each group pushes, for the page's filter: every distinct name once,
+/// sorted, and per group (in row order) the positions of its names in that list. Names only,
+/// deduplicated, so that 10,000 groups of a few names each add about 11 bytes per group. The
+/// two timestamp families every group has are left out: they would match every group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricNameIndex {
+    pub names: Vec<String>,
+    pub groups: Vec<Vec<u32>>,
+}
+
+impl MetricNameIndex {
+    /// The index of `groups`, in the order given.
+    pub fn new(groups: &[&Group]) -> MetricNameIndex {
+        fn pushed(g: &Group) -> impl Iterator<Item = &str> {
+            g.families
+                .keys()
+                .map(String::as_str)
+                .filter(|name| *name != PUSH_TIME && *name != PUSH_FAILURE_TIME)
+        }
+        let names: BTreeSet<&str> = groups.iter().flat_map(|g| pushed(g)).collect();
+        let position: HashMap<&str, u32> = names.iter().zip(0..).map(|(n, i)| (*n, i)).collect();
+        MetricNameIndex {
+            // Families are kept in name order, so each group's positions come out ascending.
+            groups: groups
+                .iter()
+                .map(|g| pushed(g).filter_map(|n| position.get(n).copied()).collect())
+                .collect(),
+            names: names.into_iter().map(str::to_string).collect(),
+        }
+    }
+
+    /// `{"names":[...],"groups":[[...],...]}`, safe inside a `<script>` element: `<` is
+    /// written as `\u003c`, so no name can close the element.
+    pub fn to_json(&self) -> String {
+        let doc = serde_json::json!({ "names": self.names, "groups": self.groups });
+        doc.to_string().replace('<', "\\u003c")
+    }
 }
 
 /// Upstream's `PathPrefix`: the external URL's path, or `.` for links relative to the page.
@@ -169,7 +223,9 @@ pub fn group_row(group: &Group, tz: &TimeZone) -> GroupRow {
 impl StatusPage {
     /// The page for the cache's current groups (in upstream's group order).
     pub fn new(cache: &Cache, config: &Config, start_time_seconds: f64, tz: &TimeZone) -> Self {
-        let groups: Vec<GroupRow> = cache.groups().map(|g| group_row(g, tz)).collect();
+        let cached: Vec<&Group> = cache.groups().collect();
+        let groups: Vec<GroupRow> = cached.iter().map(|g| group_row(g, tz)).collect();
+        let metric_names = MetricNameIndex::new(&cached).to_json();
         let base = link_base(config);
         let telemetry = config
             .flags
@@ -192,6 +248,7 @@ impl StatusPage {
             failing: groups.iter().filter(|g| g.failed).count(),
             series: cache.series_count(),
             groups,
+            metric_names,
         }
     }
 }
@@ -354,6 +411,126 @@ mod tests {
         assert_eq!(html.matches(" data-path=").count(), 10_000);
         assert!(html.len() < 6_000_000, "{} bytes", html.len());
         // Generous for a debug build on a loaded 2-core machine; a release build is ~10x faster.
+        assert!(elapsed.as_secs() < 5, "{elapsed:?}");
+    }
+
+    /// 10,000 groups of 100 jobs, each pushing three job-specific gauges (300 names in all).
+    fn ten_thousand_groups_with_names() -> Cache {
+        use crate::family::FamilyData;
+        use crate::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+        let mut cache = Cache::new();
+        for i in 0..10_000 {
+            let job = format!("batch_{:03}", i % 100);
+            let instance = format!("host-{i:05}.example.org");
+            let mut g = group(
+                &[("job", &job), ("instance", &instance)],
+                1_714_564_800_000_000_000 + i,
+                0,
+            );
+            for suffix in [
+                "duration_seconds",
+                "last_success_timestamp_seconds",
+                "records",
+            ] {
+                let name = format!("{job}_{suffix}");
+                let family = MetricFamily {
+                    name: Some(name.clone()),
+                    r#type: Some(MetricType::Gauge as i32),
+                    metric: vec![Metric {
+                        label: vec![
+                            LabelPair::new("instance", &instance),
+                            LabelPair::new("job", &job),
+                        ],
+                        gauge: Some(Gauge { value: Some(1.0) }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                g.families
+                    .insert(name, Arc::new(FamilyData::new(&family, g.last_push_ns)));
+            }
+            cache.put_group(g);
+        }
+        cache
+    }
+
+    fn with_families(mut g: Group, names: &[&str]) -> Group {
+        use crate::family::FamilyData;
+        use crate::proto::{MetricFamily, MetricType};
+        for name in names {
+            let family = MetricFamily {
+                name: Some(name.to_string()),
+                r#type: Some(MetricType::Gauge as i32),
+                ..Default::default()
+            };
+            g.families
+                .insert(name.to_string(), Arc::new(FamilyData::new(&family, 1)));
+        }
+        g
+    }
+
+    #[test]
+    fn the_name_index_lists_each_name_once_and_each_groups_names_by_position() {
+        let a = with_families(group(&[("job", "a")], 1, 0), &["zeta", "alpha"]);
+        let b = with_families(group(&[("job", "b")], 1, 0), &["alpha", "mid"]);
+        let c = group(&[("job", "c")], 1, 0);
+        let index = MetricNameIndex::new(&[&b, &c, &a]);
+        assert_eq!(index.names, ["alpha", "mid", "zeta"]);
+        // Row order as given; the timestamps every group has are left out.
+        assert_eq!(index.groups, [vec![0, 1], vec![], vec![0, 2]]);
+        assert_eq!(
+            index.to_json(),
+            r#"{"groups":[[0,1],[],[0,2]],"names":["alpha","mid","zeta"]}"#
+        );
+    }
+
+    #[test]
+    fn no_name_can_close_the_script_element_of_the_index() {
+        let g = with_families(group(&[("job", "a")], 1, 0), &["</script><b>x"]);
+        let json = MetricNameIndex::new(&[&g]).to_json();
+        assert!(!json.contains('<'), "{json}");
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["names"][0], "</script><b>x");
+    }
+
+    #[test]
+    fn the_page_embeds_the_name_index_in_row_order() {
+        let mut cache = Cache::new();
+        cache.put_group(with_families(group(&[("job", "b")], 2, 0), &["only_b"]));
+        cache.put_group(with_families(group(&[("job", "a")], 2, 0), &["only_a"]));
+        let html = StatusPage::new(&cache, &config(&[]), 0.0, &TimeZone::UTC)
+            .render()
+            .unwrap();
+        assert!(
+            html.contains(r#"<script type="application/json" id="metric-names">{"groups":[[0],[1]],"names":["only_a","only_b"]}</script>"#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn ten_thousand_groups_with_metric_names_render_quickly_and_compactly() {
+        let cache = ten_thousand_groups_with_names();
+        let started = Instant::now();
+        let html = StatusPage::new(&cache, &config(&[]), 0.0, &TimeZone::UTC)
+            .render()
+            .unwrap();
+        let elapsed = started.elapsed();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(html.as_bytes()).unwrap();
+        let gzipped = gz.finish().unwrap().len();
+        eprintln!(
+            "status page, 10k groups x 3 metric names: {} bytes ({gzipped} gzipped), {elapsed:?}",
+            html.len()
+        );
+        assert_eq!(html.matches(" data-path=").count(), 10_000);
+        // The name index: 300 names once, then about 11 bytes per group.
+        let index = html
+            .split("id=\"metric-names\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</script>").next())
+            .unwrap();
+        assert!(index.len() < 150_000, "{} bytes", index.len());
+        assert!(index.matches("batch_042_records").count() == 1, "{index}");
         assert!(elapsed.as_secs() < 5, "{elapsed:?}");
     }
 }

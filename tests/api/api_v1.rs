@@ -350,6 +350,7 @@ async fn status_reports_flags_build_information_and_start_time() {
     let flags = &data["flags"];
     assert_eq!(flags["web.enable-admin-api"], "true");
     assert_eq!(flags["web.enable-lifecycle"], "false");
+    assert_eq!(flags["web.enable-openmetrics"], "false");
     assert_eq!(flags["persistence.interval"], "1m30s");
     assert_eq!(flags["web.listen-address"], "127.0.0.1:0");
     assert_eq!(flags["web.telemetry-path"], "/metrics");

@@ -57,6 +57,37 @@ fn group(job: &str) -> Sel {
     groups().with_text(&format!("job=\"{job}\""))
 }
 
+/// Types `term` into the filter box and waits until exactly the groups of `jobs` are listed
+/// (in page order), each naming `matched` (the metric names the term found in it) under its
+/// row; an empty `matched` means the term matched labels only, so no names are listed. The
+/// filter runs 120 ms after the last keystroke: the check starts after that and polls until
+/// the list settles.
+async fn filter_by(browser: &Browser, term: &str, jobs: &[&str], matched: &[&str]) {
+    browser.fill(&Sel::css("#filter"), term).await;
+    time::sleep(Duration::from_millis(300)).await;
+    let script = "return [...document.querySelectorAll('#group-list > .group')]
+        .filter((g) => !g.hidden)
+        .map((g) => [
+            g.querySelector('.badge.job b').textContent,
+            [...g.querySelectorAll('.matched-names code')].map((c) => c.textContent),
+        ])";
+    let expected: Vec<(String, Vec<String>)> = jobs
+        .iter()
+        .map(|j| {
+            let names = matched.iter().map(|n| n.to_string()).collect();
+            (format!("\"{j}\""), names)
+        })
+        .collect();
+    let what = format!("filter {term:?} to list exactly {expected:?}");
+    let expected = &expected;
+    browser
+        .wait_until(&what, || async move {
+            let shown: Vec<(String, Vec<String>)> = browser.eval(script, vec![]).await;
+            (shown == *expected).then_some(())
+        })
+        .await;
+}
+
 /// Answers the page's confirmation dialog (`dialog#confirm`, which every delete button opens)
 /// with its Delete button (`ok`) or Cancel, and waits until it has closed. Returns the text
 /// the dialog showed.
@@ -158,6 +189,63 @@ async fn check_status_page(base: &str, screenshot: &Path) {
     }
 
     browser.screenshot(screenshot).await;
+
+    // The filter finds groups by the metric names they push, without opening them: the
+    // names come from the page's index, not from the families loaded above.
+    browser.reload().await;
+    browser.wait_for(&groups()).await;
+    filter_by(
+        &browser,
+        "browser_rpc",
+        &["browser_b"],
+        &["browser_rpc_seconds"],
+    )
+    .await;
+    filter_by(
+        &browser,
+        "browser_test_gauge",
+        &["browser_a"],
+        &["browser_test_gauge"],
+    )
+    .await;
+    // Every group has push_time_seconds; only pushed names count.
+    filter_by(
+        &browser,
+        "seconds",
+        &["browser_b"],
+        &["browser_latency_seconds", "browser_rpc_seconds"],
+    )
+    .await;
+    let stem = screenshot
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("status-page");
+    browser
+        .screenshot(&screenshot.with_file_name(format!("{stem}-metric-filter.png")))
+        .await;
+    // Upper case matches too; several terms must all match, labels or names.
+    filter_by(
+        &browser,
+        "BROWSER_LATENCY",
+        &["browser_b"],
+        &["browser_latency_seconds"],
+    )
+    .await;
+    filter_by(
+        &browser,
+        "instance=\"one\" gauge",
+        &["browser_a"],
+        &["browser_test_gauge"],
+    )
+    .await;
+    filter_by(&browser, "nothing_pushes_this", &[], &[]).await;
+    browser.wait_for(&Sel::css("#no-match")).await;
+    // Labels alone list no names.
+    filter_by(&browser, "instance=\"one\"", &["browser_a"], &[]).await;
+    filter_by(&browser, "job=\"browser_b\" gauge", &[], &[]).await;
+    // An empty filter shows every group again.
+    filter_by(&browser, "", &["browser_a", "browser_b"], &[]).await;
+    browser.wait_hidden(&Sel::css("#no-match")).await;
 
     // Delete browser_a with its button; cancel first, then confirm.
     browser.click(&group_a.find("button.delete")).await;

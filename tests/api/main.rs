@@ -13,6 +13,7 @@ mod limits;
 mod logging;
 mod metrics;
 mod persistence;
+mod prometheus;
 mod push;
 mod readiness;
 mod routing;

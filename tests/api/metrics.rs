@@ -101,11 +101,56 @@ async fn protobuf_is_served_when_asked_for() {
     assert_eq!(a.metric[0].label.len(), 2);
 }
 
-#[actix_web::test]
-async fn openmetrics_is_served_when_asked_for() {
-    let app = spawn_app(&[]).await;
-    app.put("/metrics/job/om", "# TYPE c counter\nc_total 1\n")
+/// Prometheus 2.42's scrape `Accept` header: OpenMetrics first.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+const BUCKETS: &str = "\
+# TYPE req_seconds histogram
+req_seconds_bucket{le=\"0.5\"} 1
+req_seconds_bucket{le=\"1\"} 2
+req_seconds_bucket{le=\"+Inf\"} 3
+req_seconds_sum 2.5
+req_seconds_count 3
+# TYPE rpc_seconds summary
+rpc_seconds{quantile=\"0.5\"} 0.1
+rpc_seconds{quantile=\"1\"} 0.9
+rpc_seconds_sum 1
+rpc_seconds_count 2
+";
+
+async fn scrape_as_prometheus(app: &crate::helpers::TestApp) -> (String, String) {
+    let r = app
+        .send_with(
+            "GET",
+            "/metrics",
+            Vec::new(),
+            &[("Accept", PROMETHEUS_ACCEPT)],
+        )
         .await;
+    assert_eq!(r.status, 200);
+    let content_type = r.headers["content-type"].to_str().unwrap().to_string();
+    (content_type, r.body)
+}
+
+// See: the issue "Drop-in defects found with a real Prometheus", point 1.
+#[actix_web::test]
+async fn a_prometheus_scrape_gets_text_0_0_4_with_the_pushed_bucket_labels() {
+    let app = spawn_app(&[]).await;
+    assert_eq!(app.put("/metrics/job/om", BUCKETS).await.status, 200);
+    let (content_type, body) = scrape_as_prometheus(&app).await;
+    assert_eq!(
+        content_type,
+        "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"
+    );
+    for line in [
+        "req_seconds_bucket{instance=\"\",job=\"om\",le=\"1\"} 2\n",
+        "rpc_seconds{instance=\"\",job=\"om\",quantile=\"0.5\"} 0.1\n",
+        "rpc_seconds{instance=\"\",job=\"om\",quantile=\"1\"} 0.9\n",
+    ] {
+        assert!(body.contains(line), "{line:?} missing from:\n{body}");
+    }
+    assert!(!body.contains("# EOF"), "{body}");
+    // Even a scraper asking only for OpenMetrics gets text, as from the original.
     let r = app
         .send_with(
             "GET",
@@ -117,6 +162,31 @@ async fn openmetrics_is_served_when_asked_for() {
     assert!(r.headers["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("application/openmetrics-text; version=1.0.0"));
-    assert!(r.body.ends_with("# EOF\n"), "{}", r.body);
+        .starts_with("text/plain; version=0.0.4"));
+}
+
+#[actix_web::test]
+async fn openmetrics_is_served_to_prometheus_only_with_its_flag() {
+    let app = spawn_app(&["--web.enable-openmetrics"]).await;
+    assert_eq!(app.put("/metrics/job/om", BUCKETS).await.status, 200);
+    let (content_type, body) = scrape_as_prometheus(&app).await;
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
+    );
+    assert!(
+        body.contains("req_seconds_bucket{instance=\"\",job=\"om\",le=\"1.0\"} 2\n"),
+        "{body}"
+    );
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    // Text is still there for a scraper that asks for it.
+    let r = app
+        .send_with(
+            "GET",
+            "/metrics",
+            Vec::new(),
+            &[("Accept", "text/plain;version=0.0.4")],
+        )
+        .await;
+    assert!(r.body.contains("le=\"1\"} 2\n"), "{}", r.body);
 }

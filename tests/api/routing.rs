@@ -73,12 +73,12 @@ async fn unclean_paths_are_redirected_to_their_clean_form() {
 #[actix_web::test]
 async fn percent_decoding_happens_before_routing() {
     let app = spawn_app(&[]).await;
-    let r = app.put("/metrics/job/a%2Fb/c", "x 1\n").await;
+    let r = app.put("/metrics/job/a%20b/c/d%2Be", "x 1\n").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(app
         .pushed()
         .await
-        .contains("x{b=\"c\",instance=\"\",job=\"a\"} 1\n"));
+        .contains("x{c=\"d+e\",instance=\"\",job=\"a b\"} 1\n"));
     let r = app.put("/metrics/job%40base64/ZG90MQ", "x 1\n").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(app.pushed().await.contains("job=\"dot1\""));
@@ -160,4 +160,143 @@ async fn the_admin_wipe_needs_its_flag_and_deletes_every_group() {
         (r.status, r.headers["allow"].to_str().unwrap()),
         (405, "OPTIONS, PUT")
     );
+}
+
+/// What a push path with an encoded slash in its group part gets.
+enum Answer {
+    /// Upstream 1.5.1's 301 to this cleaned path.
+    Redirect(&'static str),
+    /// 400 whose text starts with this.
+    Refused(&'static str),
+}
+
+// See: the issue "Drop-in defects found with a real Prometheus", point 2, and
+// src/routing/encoded_slash.rs for what "as the original" means here.
+#[actix_web::test]
+async fn an_encoded_slash_in_the_group_part_never_files_a_request_under_another_group() {
+    use Answer::{Redirect, Refused};
+    let app = spawn_app(&[]).await;
+    // The groups a split path would name, so that a wrong PUT, POST or DELETE would show.
+    for path in [
+        "/metrics/job/a/b/c",
+        "/metrics/job/j1/path/",
+        "/metrics/job/j/a/b/v/w",
+        "/metrics/job/j/l/a/b/c",
+        "/metrics/job/a",
+    ] {
+        assert_eq!(app.put(path, "kept 1\n").await.status, 200, "{path}");
+    }
+    let before = app.get("/api/v1/metrics").await.body;
+    let cases = [
+        // prom-client's encodeURIComponent("/srv/batch"): 1.5.1 redirects, 1.11.3 stores
+        // {job="j1",path="",srv="batch"}.
+        (
+            "/metrics/job/j1/path/%2Fsrv%2Fbatch",
+            Redirect("/metrics/job/j1/path/srv/batch"),
+        ),
+        (
+            "/metrics/job/j1/path/%2Fsrv%2Fbatch?x=1",
+            Redirect("/metrics/job/j1/path/srv/batch?x=1"),
+        ),
+        // In the job.
+        (
+            "/metrics/job/a%2Fb/c",
+            Refused("job name \"a/b\" contains an encoded slash (%2F)"),
+        ),
+        ("/metrics/job/a%2Fb", Refused("job name \"a/b\" ")),
+        ("/metrics/job/a%2F", Refused("job name \"a/\" ")),
+        ("/metrics/job/%2Fa", Redirect("/metrics/job/a")),
+        // In a label name.
+        (
+            "/metrics/job/j/a%2Fb/v/w",
+            Refused("label name \"a/b\" contains an encoded slash (%2F)"),
+        ),
+        ("/metrics/job/j/a%2Fb/v", Refused("label name \"a/b\" ")),
+        ("/metrics/job/j/%2Fa/v", Redirect("/metrics/job/j/a/v")),
+        // In a label value: inside, at the start, at the end, mixed with literal slashes.
+        (
+            "/metrics/job/j/l/a%2Fb%2Fc",
+            Refused("value \"a/b/c\" of label \"l\" contains an encoded slash (%2F)"),
+        ),
+        (
+            "/metrics/job/j/l/a%2fb%2fc",
+            Refused("value \"a/b/c\" of label \"l\" "),
+        ),
+        ("/metrics/job/j/l/%2Fv", Redirect("/metrics/job/j/l/v")),
+        (
+            "/metrics/job/j/l/v%2F",
+            Refused("value \"v/\" of label \"l\" "),
+        ),
+        (
+            "/metrics/job/j/l/a%2Fb/m/c",
+            Refused("value \"a/b\" of label \"l\" "),
+        ),
+        (
+            "/metrics/job/j/l/%2Fa/b/c",
+            Redirect("/metrics/job/j/l/a/b/c"),
+        ),
+        (
+            "/metrics/job/j/l/a%2F%2Fb",
+            Redirect("/metrics/job/j/l/a/b"),
+        ),
+        // In @base64 segments, where "/" is not base64url anyway.
+        (
+            "/metrics/job@base64/YQ%2F",
+            Refused("base64 job name \"YQ/\" "),
+        ),
+        (
+            "/metrics/job@base64/YQ%2F/l/v",
+            Redirect("/metrics/job@base64/YQ/l/v"),
+        ),
+        (
+            "/metrics/job/j/l@base64/L3%2F",
+            Refused("base64 value \"L3/\" of label \"l\" "),
+        ),
+    ];
+    for (path, answer) in &cases {
+        for method in ["PUT", "POST", "DELETE"] {
+            let r = app.send(method, path, "x 1\n").await;
+            match answer {
+                Redirect(location) => {
+                    assert_eq!(r.status, 301, "{method} {path}: {}", r.body);
+                    assert_eq!(r.headers["location"], *location, "{method} {path}");
+                    assert_eq!(r.body, "", "{method} {path}");
+                }
+                Refused(start) => {
+                    assert_eq!(r.status, 400, "{method} {path}");
+                    assert!(r.body.starts_with(start), "{method} {path}: {}", r.body);
+                    // It says what to send instead.
+                    assert!(
+                        r.body.contains("base64") || r.body.contains("cannot contain"),
+                        "{}",
+                        r.body
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        app.get("/api/v1/metrics").await.body,
+        before,
+        "an encoded slash changed a group"
+    );
+    // The 400 says how to send the value instead; that form lands where the path names.
+    let r = app.put("/metrics/job/j1/path/srv%2Fbatch", "x 1\n").await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            "value \"srv/batch\" of label \"path\" contains an encoded slash (%2F), which \
+             would split the path and name another group: send values with slashes in base64, \
+             as path@base64/c3J2L2JhdGNo\n"
+        )
+    );
+    let r = app
+        .put("/metrics/job/j1/path@base64/c3J2L2JhdGNo", "x 1\n")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(app
+        .pushed()
+        .await
+        .contains("x{instance=\"\",job=\"j1\",path=\"srv/batch\"} 1\n"));
 }

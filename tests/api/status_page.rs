@@ -207,9 +207,13 @@ async fn links_use_the_external_url_path() {
 
 #[actix_web::test]
 async fn the_page_shows_build_information_and_startup_flags() {
-    let app = spawn_app(&["--web.route-prefix=/pg"]).await;
+    let app = spawn_app(&["--web.route-prefix=/pg", "--web.enable-openmetrics"]).await;
     let html = page(&app, "/pg/").await;
     assert!(html.contains(env!("CARGO_PKG_VERSION")), "{html}");
+    assert!(
+        html.contains("<th>web.enable-openmetrics</th><td>true</td>"),
+        "{html}"
+    );
     assert!(
         html.contains("<th>web.route-prefix</th><td>/pg</td>"),
         "{html}"

@@ -259,3 +259,107 @@ async fn utf8_names_are_refused_without_the_flag() {
         .await
         .contains("x{U__a_2e_b=\"v\",instance=\"\",job=\"j\"} 1\n"));
 }
+
+/// A protobuf push of one gauge `m` with `labels` to `path`.
+async fn push_protobuf(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    labels: &[(&str, &str)],
+) -> crate::helpers::Reply {
+    let mut family = untyped("m", labels, 1.0);
+    family.r#type = Some(MetricType::Gauge as i32);
+    family.metric[0].untyped = None;
+    family.metric[0].gauge = Some(pushgateway::proto::Gauge { value: Some(1.0) });
+    app.send_with(
+        method,
+        path,
+        delimited(&[family]),
+        &[("Content-Type", PROTO)],
+    )
+    .await
+}
+
+// See: the issue "Drop-in defects found with a real Prometheus", point 3.
+#[actix_web::test]
+async fn protobuf_pushes_with_invalid_label_names_are_400_and_change_nothing() {
+    let app = spawn_app(&[]).await;
+    assert_eq!(app.put("/metrics/job/p", "kept 1\n").await.status, 200);
+    let before = app.get("/api/v1/metrics").await.body;
+    let invalid =
+        |name: &str| format!("invalid label name \"{name}\" for metric \"m\" in protobuf body\n");
+    let cases: Vec<(Vec<(&str, &str)>, String)> = vec![
+        (vec![("bad-label", "v")], invalid("bad-label")),
+        (vec![("1abc", "v")], invalid("1abc")),
+        (vec![("a.b", "v")], invalid("a.b")),
+        (vec![("a:b", "v")], invalid("a:b")),
+        (vec![("", "v")], invalid("")),
+        (vec![("ok", "1"), ("Προμηθεύς", "v")], invalid("Προμηθεύς")),
+        (
+            vec![("__name__", "v")],
+            "reserved label name \"__name__\" for metric \"m\" in protobuf body\n".to_string(),
+        ),
+        (
+            vec![("a", "1"), ("a", "2")],
+            "duplicate label names for metric \"m\" in protobuf body\n".to_string(),
+        ),
+    ];
+    for (labels, message) in &cases {
+        for method in ["PUT", "POST"] {
+            for path in ["/metrics/job/p", "/metrics/job/new"] {
+                let r = push_protobuf(&app, method, path, labels).await;
+                assert_eq!(
+                    (r.status, r.body.as_str()),
+                    (400, message.as_str()),
+                    "{method} {path} {labels:?}"
+                );
+            }
+        }
+    }
+    // No group created, no failed push recorded, nothing stored.
+    assert_eq!(app.get("/api/v1/metrics").await.body, before);
+    // The text format refuses the same name.
+    let r = app
+        .put("/metrics/job/p", "m{\"bad-label\"=\"v\"} 1\n")
+        .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            "text format parsing error in line 1: invalid label name \"bad-label\"\n"
+        )
+    );
+    // A valid name still goes through.
+    let r = push_protobuf(&app, "PUT", "/metrics/job/p", &[("good_label", "v")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[actix_web::test]
+async fn with_utf8_names_protobuf_label_names_need_only_be_non_empty() {
+    let app = spawn_app(&["--push.enable-utf8-names"]).await;
+    let r = push_protobuf(&app, "PUT", "/metrics/job/u", &[("bad-label", "v")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(app
+        .pushed()
+        .await
+        .contains("m{bad_label=\"v\",instance=\"\",job=\"u\"} 1\n"));
+    let before = app.get("/api/v1/metrics").await.body;
+    for (labels, message) in [
+        (
+            &[("", "v")][..],
+            "invalid label name \"\" for metric \"m\" in protobuf body\n",
+        ),
+        (
+            &[("__name__", "v")][..],
+            "reserved label name \"__name__\" for metric \"m\" in protobuf body\n",
+        ),
+        (
+            &[("a.b", "1"), ("a.b", "2")][..],
+            "duplicate label names for metric \"m\" in protobuf body\n",
+        ),
+    ] {
+        let r = push_protobuf(&app, "PUT", "/metrics/job/u", labels).await;
+        assert_eq!((r.status, r.body.as_str()), (400, message), "{labels:?}");
+    }
+    assert_eq!(app.get("/api/v1/metrics").await.body, before);
+}

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use actix_web::rt::time;
 use base64::Engine;
 use fantoccini::elements::{Element, ElementRef};
+use fantoccini::key::Key;
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -300,6 +301,25 @@ impl Browser {
         self.assert_unique(sel).await;
         if let Err(e) = element.click().await {
             panic!("click {sel}: {e}");
+        }
+    }
+
+    /// Replaces the text in the one input `sel` matches with `text`, with keystrokes as a user
+    /// would: select all, delete, type. Each keystroke fires the page's `input` handlers.
+    pub async fn fill(&self, sel: &Sel, text: &str) {
+        let element = self.wait_for(sel).await;
+        self.assert_unique(sel).await;
+        for keys in [
+            Key::Control + "a",
+            Key::Backspace.to_string(),
+            text.to_string(),
+        ] {
+            if keys.is_empty() {
+                continue;
+            }
+            if let Err(e) = element.send_keys(&keys).await {
+                panic!("type into {sel}: {e}");
+            }
         }
     }
 
