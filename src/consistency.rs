@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::cache::Cache;
-use crate::family::FamilyData;
+use crate::family::{FamilyData, Signature};
 use crate::go_strconv::{format_float, quote};
 use crate::metrics::names::own_type;
 use crate::proto::{Metric, MetricFamily, MetricType};
@@ -68,24 +68,43 @@ pub fn check_family(family: &MetricFamily) -> Vec<String> {
     errors
 }
 
+/// What the check reads of the stored groups, per metric name: the cache, or the cache as the
+/// changes committed ahead of this one in the same transaction leave it
+/// ([`crate::gateway`]'s batch overlay).
+pub trait StoreView {
+    /// The type of the family `name` in the groups other than the one with `key_bytes`;
+    /// `None` when no other group has a family of that name.
+    fn type_elsewhere(&self, name: &str, key_bytes: &[u8]) -> Option<MetricType>;
+    /// The row id of the group whose family `name` holds the series `sig`, if any does.
+    fn series_owner(&self, name: &str, sig: &Signature) -> Option<i64>;
+}
+
+impl StoreView for Cache {
+    fn type_elsewhere(&self, name: &str, key_bytes: &[u8]) -> Option<MetricType> {
+        let entry = self.name(name)?;
+        let elsewhere = entry.groups.keys().any(|k| &k[..] != key_bytes);
+        elsewhere.then_some(entry.mtype)
+    }
+
+    fn series_owner(&self, name: &str, sig: &Signature) -> Option<i64> {
+        self.name(name)?.series.get(sig).copied()
+    }
+}
+
 /// Checks the families a push changes against every other group and the gateway's own
 /// metrics: type clashes, duplicate series, and `_count`/`_sum`/`_bucket` name collisions.
 ///
 /// `group_id` is the pushed group's row id (`None` for a group that does not exist yet) and
 /// `families` its complete set of families as they would be after the push.
 pub fn check_push(
-    cache: &Cache,
+    store: &impl StoreView,
     group_id: Option<i64>,
     key_bytes: &[u8],
     families: &BTreeMap<String, Arc<FamilyData>>,
     changed: &[&str],
 ) -> Vec<String> {
     let mut errors = Vec::new();
-    let others_type = |name: &str| -> Option<MetricType> {
-        let entry = cache.name(name)?;
-        let elsewhere = entry.groups.keys().any(|k| &k[..] != key_bytes);
-        elsewhere.then_some(entry.mtype)
-    };
+    let others_type = |name: &str| store.type_elsewhere(name, key_bytes);
     let type_of = |name: &str| -> Option<MetricType> {
         own_type(name)
             .or_else(|| families.get(name).map(|f| f.mtype))
@@ -114,12 +133,11 @@ pub fn check_push(
             }
             continue;
         }
-        let entry = cache.name(name);
         let mut seen = HashSet::with_capacity(family.sigs.len());
         for (i, sig) in family.sigs.iter().enumerate() {
-            let owned_elsewhere = entry
-                .and_then(|e| e.series.get(sig))
-                .is_some_and(|owner| Some(*owner) != group_id);
+            let owned_elsewhere = store
+                .series_owner(name, sig)
+                .is_some_and(|owner| Some(owner) != group_id);
             if !seen.insert(*sig) || owned_elsewhere {
                 let metric = metrics().into_iter().nth(i).unwrap_or_default();
                 errors.push(format!(

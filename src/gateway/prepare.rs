@@ -1,6 +1,7 @@
-//! The part of a push that needs no lock: every pushed family sanitised against the grouping
-//! key, checked on its own, rendered for serving and storing, and its values written for the
-//! history.
+//! The part of a push that needs neither the writer nor the cache: every pushed family
+//! sanitised against the grouping key, checked on its own, rendered for serving and storing,
+//! and its values written for the history. Runs on the blocking pool, so pushes prepare in
+//! parallel while the writer commits.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use crate::grouping_key::GroupingKey;
 use crate::history::samples::SampleJson;
 use crate::proto::MetricFamily;
 
-/// Pushed families checked and prepared outside the writer lock.
+/// Pushed families checked and prepared before they are queued for the writer.
 pub(crate) struct Prepared {
     pub(crate) families: Vec<Arc<FamilyData>>,
     /// What rejects the push (timestamps first, as upstream).
@@ -21,8 +22,7 @@ pub(crate) struct Prepared {
 }
 
 /// Sanitises every pushed family for `key`, checks it on its own, and renders it for
-/// serving and storing; with `with_samples`, also the values for the history. Runs before
-/// the writer lock is taken, so pushes prepare in parallel.
+/// serving and storing; with `with_samples`, also the values for the history.
 pub(crate) fn prepare(
     key: &GroupingKey,
     families: Vec<MetricFamily>,

@@ -56,13 +56,11 @@ pub(super) async fn group(
     }
     if let ApiError::BadRequest(message) | ApiError::TooLarge(message) = &e {
         // Refused before the store saw it: record it on its own.
-        let gateway = state.gateway.clone();
-        let message = message.clone();
         let status = e.status_code().as_u16();
-        let recorded = blocking(move || {
-            gateway.record_rejected(key.as_ref(), now, &request, status, &message)
-        })
-        .await;
+        let recorded = state
+            .gateway
+            .record_rejected(key, now, request, status, message.clone())
+            .await;
         if let Err(err) = recorded {
             log::error!("recording a rejected push in the history: {err}");
         }
@@ -106,7 +104,12 @@ async fn push(
         limits::check_series_per_push(&families, max).map_err(ApiError::BadRequest)?;
     }
     let gateway = state.gateway.clone();
-    blocking(move || gateway.push(&key, method, families, now, &request)).await?;
+    let prepared = blocking(move || {
+        Ok::<_, ApiError>(gateway.prepare_push(key, method, families, now, request))
+    })
+    .await?;
+    // Queued for the writer; the answer comes after the COMMIT that holds it.
+    state.gateway.push(prepared).await?;
     Ok(if state.config.disable_consistency_check {
         HttpResponse::Accepted().finish()
     } else {
@@ -120,8 +123,7 @@ async fn delete(
     now: i64,
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
-    let gateway = state.gateway.clone();
-    blocking(move || gateway.delete(&key, now, &request)).await?;
+    state.gateway.delete(key, now, request).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 

@@ -1,8 +1,9 @@
 //! The SQLite store: the only module with SQL in it.
 //!
 //! Functions that change data take the caller's [`rusqlite::Transaction`]; the caller
-//! ([`crate::gateway`]) begins and commits, so one push is one transaction and nothing is
-//! answered before COMMIT returns.
+//! ([`crate::gateway`]) begins and commits, and applies each change of a batch inside a
+//! [`savepoint`], so nothing is answered before COMMIT returns and a change that fails undoes
+//! only its own writes.
 
 pub(crate) mod history;
 mod migrate;
@@ -200,6 +201,30 @@ pub fn upsert_family(
     )?
     .execute(params![group_id, name, type_name, help, pushed_ns, series as i64, blob])?;
     Ok(())
+}
+
+/// Runs `change` inside a SAVEPOINT of `tx`: when it fails, what it wrote is rolled back and
+/// the rest of the transaction stays (unless SQLite has already rolled the whole transaction
+/// back, as it may on an I/O error or a full disk: `tx.is_autocommit()` then says so).
+pub fn savepoint<T>(
+    tx: &Transaction<'_>,
+    change: impl FnOnce() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    tx.prepare_cached("SAVEPOINT change")?.execute([])?;
+    let result = change().and_then(|value| {
+        tx.prepare_cached("RELEASE change")?.execute([])?;
+        Ok(value)
+    });
+    if result.is_err()
+        && !tx.is_autocommit()
+        && tx
+            .execute_batch("ROLLBACK TO change; RELEASE change")
+            .is_err()
+    {
+        // What is left of the change is unknown: give up the whole transaction.
+        let _ = tx.execute_batch("ROLLBACK");
+    }
+    result
 }
 
 /// Whether a write transaction can be started and committed now (for `/-/healthy`).

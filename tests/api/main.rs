@@ -4,6 +4,7 @@ mod api_v1;
 mod browser;
 mod cli;
 mod consistency;
+mod group_commit;
 mod ha;
 mod helpers;
 mod history;
