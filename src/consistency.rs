@@ -75,8 +75,9 @@ pub trait StoreView {
     /// The type of the family `name` in the groups other than the one with `key_bytes`;
     /// `None` when no other group has a family of that name.
     fn type_elsewhere(&self, name: &str, key_bytes: &[u8]) -> Option<MetricType>;
-    /// The row id of the group whose family `name` holds the series `sig`, if any does.
-    fn series_owner(&self, name: &str, sig: &Signature) -> Option<i64>;
+    /// For each of `sigs`, the row id of the group whose family `name` holds that series,
+    /// if any does.
+    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>>;
 }
 
 impl StoreView for Cache {
@@ -86,8 +87,11 @@ impl StoreView for Cache {
         elsewhere.then_some(entry.mtype)
     }
 
-    fn series_owner(&self, name: &str, sig: &Signature) -> Option<i64> {
-        self.name(name)?.series.get(sig).copied()
+    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>> {
+        match self.name(name) {
+            Some(entry) => sigs.iter().map(|s| entry.series.get(s).copied()).collect(),
+            None => vec![None; sigs.len()],
+        }
     }
 }
 
@@ -133,12 +137,11 @@ pub fn check_push(
             }
             continue;
         }
-        let mut seen = HashSet::with_capacity(family.sigs.len());
-        for (i, sig) in family.sigs.iter().enumerate() {
-            let owned_elsewhere = store
-                .series_owner(name, sig)
-                .is_some_and(|owner| Some(owner) != group_id);
-            if !seen.insert(*sig) || owned_elsewhere {
+        let repeated = repeated(&family.sigs);
+        let owners = store.series_owners(name, &family.sigs);
+        for (i, owner) in owners.into_iter().enumerate() {
+            let owned_elsewhere = owner.is_some_and(|owner| Some(owner) != group_id);
+            if repeated[i] || owned_elsewhere {
                 let metric = metrics().into_iter().nth(i).unwrap_or_default();
                 errors.push(format!(
                     "collected metric {} {} was collected before with the same name and label values",
@@ -150,6 +153,20 @@ pub fn check_push(
         errors.extend(suffix_collisions(name, family.mtype, &type_of));
     }
     errors
+}
+
+/// For each series, whether an earlier one of the same family has the same labels. By sorting,
+/// not hashing: the signatures are hashes already.
+fn repeated(sigs: &[Signature]) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..sigs.len()).collect();
+    order.sort_unstable_by_key(|&i| (sigs[i], i));
+    let mut repeated = vec![false; sigs.len()];
+    for pair in order.windows(2) {
+        if sigs[pair[0]] == sigs[pair[1]] {
+            repeated[pair[1]] = true;
+        }
+    }
+    repeated
 }
 
 /// Upstream's rule that a summary or histogram `x` and a metric named `x_count`, `x_sum`
@@ -349,6 +366,17 @@ mod tests {
         let errors = check_push(&cache, Some(2), b"other", &fams, &["m"]);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].ends_with("was collected before with the same name and label values"));
+    }
+
+    #[test]
+    fn each_repetition_of_a_series_within_a_family_is_a_duplicate() {
+        let sigs = [[1, 1], [2, 2], [1, 1], [3, 3], [1, 1], [2, 2]];
+        assert_eq!(
+            repeated(&sigs),
+            [false, false, true, false, true, true],
+            "the first of each label set stands, later ones are repeats"
+        );
+        assert!(repeated(&[]).is_empty());
     }
 
     #[test]

@@ -37,7 +37,7 @@ use crate::history::{HistoryQuery, HistoryRecord, Request, Retention};
 use crate::metrics::storage::{StorageFigures, StorageStats};
 use crate::proto::MetricFamily;
 use crate::store::prune::Pruner;
-use crate::store::{self, Pool, StoreError};
+use crate::store::{self, KeyColumns, Pool, StoreError};
 use prepare::{prepare, Prepared};
 use writer::{Change, Shared, Writer};
 
@@ -195,6 +195,7 @@ impl Gateway {
         let series_count = families.iter().map(|f| f.metric.len()).sum();
         let Prepared {
             families,
+            push_time,
             errors,
             samples,
         } = prepare(
@@ -204,11 +205,13 @@ impl Gateway {
             self.shared.options.retention.records_values(),
         );
         PreparedPush {
+            columns: KeyColumns::of(&key),
             key,
             method,
             now_ns,
             request,
             families,
+            push_time,
             errors,
             samples,
             family_count,
@@ -232,6 +235,7 @@ impl Gateway {
         request: Request,
     ) -> Result<(), GatewayError> {
         let change = Change::Delete {
+            columns: KeyColumns::of(&key),
             key,
             now_ns,
             request,
@@ -250,7 +254,7 @@ impl Gateway {
         error: String,
     ) -> Result<(), GatewayError> {
         let change = Change::Refused {
-            key,
+            key: key.as_ref().map(KeyColumns::of),
             now_ns,
             request,
             status,

@@ -5,9 +5,11 @@
 //! applied to the cache in one step ([`Overlay::apply_to`]); a failed COMMIT drops it.
 //!
 //! It holds only what the batch changed (its groups share their families with the prepared
-//! pushes through `Arc`s), so its size follows the batch, not the store.
+//! pushes through `Arc`s), so its size follows the batch, not the store; its small by-name
+//! index is ordered maps (signatures are hashes already: hashing them again costs more than
+//! comparing them).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::cache::{Cache, Group, GroupKeyBytes};
 use crate::consistency::StoreView;
@@ -20,11 +22,11 @@ pub(crate) struct Overlay {
     /// Each changed group as it is now (`None`: deleted).
     groups: HashMap<GroupKeyBytes, Option<Group>>,
     /// Row ids of the cache's groups that `groups` replaces or deletes.
-    hidden: HashSet<i64>,
+    hidden: BTreeSet<i64>,
     /// A wipe in the batch: none of the cache's groups exist any more.
     wiped: bool,
     /// The changed groups' families by metric name, as the cache indexes its own.
-    names: HashMap<String, NameIndex>,
+    names: BTreeMap<String, NameIndex>,
     /// Groups and series the batch added (negative: removed), relative to the cache, or to
     /// nothing after a wipe.
     group_delta: isize,
@@ -37,7 +39,7 @@ struct NameIndex {
     /// Their type, by group.
     groups: BTreeMap<GroupKeyBytes, MetricType>,
     /// Which changed group holds each series.
-    series: HashMap<Signature, i64>,
+    series: BTreeMap<Signature, i64>,
 }
 
 impl Overlay {
@@ -199,21 +201,21 @@ impl StoreView for View<'_> {
         elsewhere.then_some(entry.mtype)
     }
 
-    fn series_owner(&self, name: &str, sig: &Signature) -> Option<i64> {
-        if let Some(owner) = self
-            .overlay
-            .names
-            .get(name)
-            .and_then(|index| index.series.get(sig))
-        {
-            return Some(*owner);
+    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>> {
+        let changed = self.overlay.names.get(name);
+        let mut owners = if self.overlay.wiped {
+            vec![None; sigs.len()]
+        } else {
+            self.cache.series_owners(name, sigs)
+        };
+        for (owner, sig) in owners.iter_mut().zip(sigs) {
+            if let Some(id) = changed.and_then(|index| index.series.get(sig)) {
+                *owner = Some(*id);
+            } else if owner.is_some_and(|id| self.overlay.hidden.contains(&id)) {
+                *owner = None;
+            }
         }
-        if self.overlay.wiped {
-            return None;
-        }
-        self.cache
-            .series_owner(name, sig)
-            .filter(|id| !self.overlay.hidden.contains(id))
+        owners
     }
 }
 
@@ -331,7 +333,7 @@ mod tests {
         assert!(view.group(&kb("b")).is_none() && view.group(&kb("c")).is_none());
         assert_eq!((view.group_count(), view.series_count()), (0, 0));
         assert!(check(&view, &group("c", 4, "m", MetricType::Untyped, "z")).is_empty());
-        assert_eq!(view.series_owner(PUSH_TIME, &[0, 0]), None);
+        assert_eq!(view.series_owners(PUSH_TIME, &[[0, 0]]), [None]);
     }
 
     #[test]

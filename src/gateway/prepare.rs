@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::consistency::check_family;
-use crate::family::{sanitize, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
+use crate::family::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
 use crate::history::samples::SampleJson;
 use crate::proto::MetricFamily;
@@ -14,6 +14,9 @@ use crate::proto::MetricFamily;
 /// Pushed families checked and prepared before they are queued for the writer.
 pub(crate) struct Prepared {
     pub(crate) families: Vec<Arc<FamilyData>>,
+    /// The group's `push_time_seconds` once the push is applied (it depends only on the key
+    /// and the push's time, so it is rendered here rather than by the writer).
+    pub(crate) push_time: Arc<FamilyData>,
     /// What rejects the push (timestamps first, as upstream).
     pub(crate) errors: Vec<String>,
     /// The values to record in the history, as JSON, and their number (none when values
@@ -35,6 +38,7 @@ pub(crate) fn prepare(
     {
         return Prepared {
             families: Vec::new(),
+            push_time: Arc::new(timestamp_family(PUSH_TIME, now_ns, key, now_ns)),
             errors: vec!["pushed metrics must not have timestamps".to_string()],
             samples: None,
         };
@@ -56,6 +60,7 @@ pub(crate) fn prepare(
     }
     Prepared {
         families: prepared,
+        push_time: Arc::new(timestamp_family(PUSH_TIME, now_ns, key, now_ns)),
         samples: samples
             .filter(|_| errors.is_empty())
             .map(|s| (s.count(), s.finish()))

@@ -35,7 +35,7 @@ use crate::history::Request;
 use crate::limits;
 use crate::metrics::storage::StorageStats;
 use crate::store::history::{insert_record, PushRecord};
-use crate::store::{self, PooledConnection};
+use crate::store::{self, KeyColumns, PooledConnection};
 
 /// The most changes one transaction holds. With one change in flight per client
 /// connection, a batch rarely reaches it; it bounds how long the last change of a batch waits
@@ -69,10 +69,13 @@ impl Shared {
 /// to be planned and committed.
 pub(crate) struct PreparedPush {
     pub(super) key: GroupingKey,
+    pub(super) columns: KeyColumns,
     pub(super) method: PushMethod,
     pub(super) now_ns: i64,
     pub(super) request: Request,
     pub(super) families: Vec<Arc<FamilyData>>,
+    /// The group's `push_time_seconds` once the push is applied.
+    pub(super) push_time: Arc<FamilyData>,
     /// What rejects the push already (timestamps first, as upstream).
     pub(super) errors: Vec<String>,
     /// The values to record in the history, as JSON, and their number.
@@ -97,12 +100,13 @@ pub(super) enum Change {
     /// Delete the group with exactly this key.
     Delete {
         key: GroupingKey,
+        columns: KeyColumns,
         now_ns: i64,
         request: Request,
     },
     /// Record a request refused before it reached the store.
     Refused {
-        key: Option<GroupingKey>,
+        key: Option<KeyColumns>,
         now_ns: i64,
         request: Request,
         status: u16,
@@ -326,6 +330,7 @@ fn apply(
         Change::Push(push) => apply_push(tx, view, options, push),
         Change::Delete {
             key,
+            columns,
             now_ns,
             request,
         } => {
@@ -335,7 +340,7 @@ fn apply(
                 if let Some(id) = id {
                     store::delete_group(tx, id)?;
                 }
-                let record = PushRecord::bare(now_ns, &request, Some(&key), 202, None);
+                let record = PushRecord::bare(now_ns, &request, Some(&columns), 202, None);
                 insert_record(tx, &record).map(drop)
             })?;
             Ok(Applied {
@@ -388,10 +393,12 @@ fn apply_push(
 ) -> rusqlite::Result<Applied> {
     let PreparedPush {
         key,
+        columns,
         method,
         now_ns,
         request,
         families,
+        push_time,
         mut errors,
         samples,
         family_count,
@@ -400,7 +407,7 @@ fn apply_push(
     let mut record = PushRecord {
         time_ns: now_ns,
         request: &request,
-        key: Some(&key),
+        key: Some(&columns),
         status: options.push_status,
         error: None,
         families: Some(family_count),
@@ -411,7 +418,7 @@ fn apply_push(
     let stored = view.group(&key_bytes);
     let plan = errors
         .is_empty()
-        .then(|| plan_push(&key, stored, method, families, now_ns));
+        .then(|| plan_push(&key, stored, method, families, push_time, now_ns));
     if let Some(plan) = &plan {
         let changed: Vec<&str> = plan.changed.iter().map(String::as_str).collect();
         errors = check_push(
@@ -430,7 +437,7 @@ fn apply_push(
             record.status = 400;
             record.error = Some(&answer);
             record.samples = None;
-            let effect = record_failure(tx, view, &key, stored, &record)?;
+            let effect = record_failure(tx, view, &key, &columns, stored, &record)?;
             return Ok(Applied {
                 answer: Err(GatewayError::Rejected(message)),
                 needs_commit: true,
@@ -450,22 +457,30 @@ fn apply_push(
         }
     }
     let id = store::savepoint(tx, || {
-        let id = write_group_row(tx, &key, plan.row, &plan.after)?;
-        if plan.replace_all {
-            store::delete_all_families(tx, id)?;
+        let id = write_group_row(tx, &columns, plan.row, &plan.after)?;
+        for name in &plan.removed {
+            store::delete_family(tx, id, name)?;
         }
         insert_record(tx, &record)?;
-        for family in &plan.written {
-            store::upsert_family(
-                tx,
-                id,
-                &family.name,
-                family.mtype.upstream_name(),
-                family.help.as_deref(),
-                family.pushed_ns,
-                family.series(),
-                &family.to_blob(),
-            )?;
+        for (family, exists) in &plan.written {
+            let blob = family.to_blob();
+            let (mtype, help) = (family.mtype.upstream_name(), family.help.as_deref());
+            let (pushed_ns, series) = (family.pushed_ns, family.series());
+            // A row that is there is overwritten in place, which is cheaper than replacing it.
+            let updated = *exists
+                && store::update_family(
+                    tx,
+                    id,
+                    &family.name,
+                    mtype,
+                    help,
+                    pushed_ns,
+                    series,
+                    &blob,
+                )?;
+            if !updated {
+                store::upsert_family(tx, id, &family.name, mtype, help, pushed_ns, series, &blob)?;
+            }
         }
         Ok(id)
     })?;
@@ -484,6 +499,7 @@ fn record_failure(
     tx: &Transaction<'_>,
     view: View<'_>,
     key: &GroupingKey,
+    columns: &KeyColumns,
     stored: Option<&Group>,
     record: &PushRecord<'_>,
 ) -> rusqlite::Result<Effect> {
@@ -506,7 +522,7 @@ fn record_failure(
         }
     }
     let id = store::savepoint(tx, || {
-        let id = write_group_row(tx, key, plan.row, &plan.after)?;
+        let id = write_group_row(tx, columns, plan.row, &plan.after)?;
         insert_record(tx, record)?;
         Ok(id)
     })?;
@@ -516,7 +532,7 @@ fn record_failure(
 /// Writes the group's row as `after` has it (inserting it for a new group); returns its id.
 fn write_group_row(
     tx: &Transaction<'_>,
-    key: &GroupingKey,
+    key: &KeyColumns,
     row: Row,
     after: &GroupState,
 ) -> rusqlite::Result<i64> {

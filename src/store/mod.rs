@@ -54,6 +54,28 @@ impl From<r2d2::Error> for StoreError {
     }
 }
 
+/// A grouping key as its columns store it (`grouping_key`, `labels`, `job`), computed before
+/// the change reaches the writer, which then only binds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyColumns {
+    /// [`GroupingKey::canonical`].
+    pub canonical: String,
+    /// The labels as a JSON object ([`GroupingKey::to_json`]).
+    pub labels: String,
+    pub job: String,
+}
+
+impl KeyColumns {
+    /// The columns of `key`.
+    pub fn of(key: &GroupingKey) -> KeyColumns {
+        KeyColumns {
+            canonical: key.canonical(),
+            labels: key.to_json(),
+            job: key.job().to_string(),
+        }
+    }
+}
+
 /// A group row as stored.
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
@@ -129,7 +151,7 @@ pub fn load_families(
 /// Inserts a new group row and returns its id.
 pub fn insert_group(
     tx: &Transaction<'_>,
-    key: &GroupingKey,
+    key: &KeyColumns,
     last_push_ns: i64,
     last_failure_ns: i64,
     created_ns: i64,
@@ -139,9 +161,9 @@ pub fn insert_group(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
-        key.canonical(),
-        key.to_json(),
-        key.job(),
+        key.canonical,
+        key.labels,
+        key.job,
         last_push_ns,
         last_failure_ns,
         created_ns
@@ -176,11 +198,33 @@ pub fn delete_all_groups(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Removes every family of a group (PUT replaces the whole group).
-pub fn delete_all_families(tx: &Transaction<'_>, group_id: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM metric_families WHERE group_id = ?1")?
-        .execute(params![group_id])?;
+/// Removes one family of a group (PUT removes those it does not push again).
+pub fn delete_family(tx: &Transaction<'_>, group_id: i64, name: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM metric_families WHERE group_id = ?1 AND name = ?2")?
+        .execute(params![group_id, name])?;
     Ok(())
+}
+
+/// Replaces the stored family of a group that has one of this name, in place; false when
+/// there is none.
+#[allow(clippy::too_many_arguments)]
+pub fn update_family(
+    tx: &Transaction<'_>,
+    group_id: i64,
+    name: &str,
+    type_name: &str,
+    help: Option<&str>,
+    pushed_ns: i64,
+    series: usize,
+    blob: &[u8],
+) -> rusqlite::Result<bool> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE metric_families SET type = ?3, help = ?4, pushed_ns = ?5, series = ?6, family = ?7
+             WHERE group_id = ?1 AND name = ?2",
+        )?
+        .execute(params![group_id, name, type_name, help, pushed_ns, series as i64, blob])?;
+    Ok(changed > 0)
 }
 
 /// Stores one family of a group, replacing a family of the same name (POST merges by name).
@@ -277,7 +321,7 @@ mod tests {
                     conn.execute_batch(LITESTREAM_TABLES).unwrap();
                 }
                 let tx = conn.transaction().unwrap();
-                let id = insert_group(&tx, &key(), 2, 0, 1).unwrap();
+                let id = insert_group(&tx, &KeyColumns::of(&key()), 2, 0, 1).unwrap();
                 upsert_family(&tx, id, "x", "GAUGE", None, 2, 1, b"family").unwrap();
                 tx.commit().unwrap();
             }
