@@ -51,8 +51,9 @@ pub(crate) enum GatewayError {
     /// The database failed; nothing changed. Shared: a failed COMMIT answers every change
     /// of its batch with it.
     Store(Arc<StoreError>),
-    /// The writer thread is gone (the gateway is stopping); nothing changed.
-    WriterStopped,
+    /// The writer thread did not answer: the gateway is stopping (nothing changed), or its
+    /// batch failed unexpectedly (rolled back).
+    NoAnswer,
 }
 
 impl std::fmt::Display for GatewayError {
@@ -60,7 +61,7 @@ impl std::fmt::Display for GatewayError {
         match self {
             GatewayError::Rejected(m) | GatewayError::Limit(m) => f.write_str(m),
             GatewayError::Store(e) => write!(f, "{e}"),
-            GatewayError::WriterStopped => f.write_str("the store's writer has stopped"),
+            GatewayError::NoAnswer => f.write_str("no answer from the store's writer"),
         }
     }
 }

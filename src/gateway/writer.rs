@@ -168,12 +168,12 @@ impl Writer {
 
     /// Queues `change` and waits, without holding a thread, for its answer.
     pub(super) async fn submit(&self, change: Change) -> Answer {
-        let jobs = self.jobs.as_ref().ok_or(GatewayError::WriterStopped)?;
+        let jobs = self.jobs.as_ref().ok_or(GatewayError::NoAnswer)?;
         let (reply, answer) = oneshot::channel();
         jobs.send(Job { change, reply })
             .await
-            .map_err(|_| GatewayError::WriterStopped)?;
-        answer.await.map_err(|_| GatewayError::WriterStopped)?
+            .map_err(|_| GatewayError::NoAnswer)?;
+        answer.await.map_err(|_| GatewayError::NoAnswer)?
     }
 }
 
@@ -548,5 +548,173 @@ fn write_group_row(
             after.last_failure_ns,
             after.created_ns,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::gateway::prepare::prepare;
+    use crate::history::Retention;
+    use crate::names::NameValidation;
+    use crate::parse::parse_body;
+
+    /// A writer over a fresh database file whose writing connection may grow the file by
+    /// only `spare_pages` pages (as a full disk would stop it).
+    fn writer(dir: &Path, spare_pages: i64) -> (Writer, Arc<Shared>) {
+        let pool = store::open(Some(&dir.join("pg.db"))).unwrap();
+        let conn = pool.get().unwrap();
+        let pages: i64 = conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages + spare_pages)
+            .unwrap();
+        let shared = Arc::new(Shared {
+            options: Options {
+                retention: Retention {
+                    max_age: Duration::from_secs(3600),
+                    max_sample_rows: 1000,
+                },
+                push_status: 200,
+                max_series_total: None,
+            },
+            cache: RwLock::new(Cache::new()),
+            stats: Arc::new(StorageStats::default()),
+        });
+        (Writer::start(conn, shared.clone()).unwrap(), shared)
+    }
+
+    /// Holds the cache's write lock on a thread of its own until the returned sender is
+    /// dropped. The writer takes the cache before each batch, so the changes submitted
+    /// meanwhile queue up behind the first one and form one batch.
+    fn hold_cache(shared: &Arc<Shared>) -> std::sync::mpsc::Sender<()> {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (taken, is_taken) = std::sync::mpsc::channel();
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let _held = shared.cache.write().unwrap();
+            taken.send(()).unwrap();
+            let _ = released.recv();
+        });
+        is_taken.recv().unwrap();
+        release
+    }
+
+    fn push(job: &str, body: &str) -> Change {
+        let key = GroupingKey::from_labels([("job".to_string(), job.to_string())]).unwrap();
+        let families = parse_body(None, body.as_bytes(), NameValidation::Legacy).unwrap();
+        let prepared = prepare(&key, families, 1, true);
+        Change::Push(PreparedPush {
+            columns: KeyColumns::of(&key),
+            key,
+            method: PushMethod::Replace,
+            now_ns: 1,
+            request: Request::default(),
+            families: prepared.families,
+            push_time: prepared.push_time,
+            errors: prepared.errors,
+            samples: prepared.samples,
+            family_count: 1,
+            series_count: 1,
+        })
+    }
+
+    #[actix_web::test]
+    async fn a_change_that_makes_sqlite_give_up_the_transaction_fails_its_whole_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, shared) = writer(dir.path(), 64);
+        let writer = Arc::new(writer);
+        let submit = |change: Change| {
+            let writer = writer.clone();
+            actix_web::rt::spawn(async move { writer.submit(change).await })
+        };
+        let held = hold_cache(&shared);
+        let first = submit(push("first", "f 1\n"));
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        let big: String = (0..20_000)
+            .map(|i| format!("big{{i=\"{i}\"}} {i}\n"))
+            .collect();
+        let batch = [
+            submit(push("small", "s 1\n")),
+            // Needs far more than 64 pages: SQLITE_FULL, and SQLite rolls back everything.
+            submit(push("big", &big)),
+            submit(push("other", "o 1\n")),
+        ];
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        for answer in batch {
+            let answer = answer.await.unwrap();
+            assert!(matches!(answer, Err(GatewayError::Store(_))), "{answer:?}");
+        }
+        let groups: Vec<String> = shared
+            .read_cache()
+            .groups()
+            .map(|g| g.key.job().to_string())
+            .collect();
+        assert_eq!(groups, ["first"], "the failed batch left the cache alone");
+        // The writer goes on with the next batch.
+        assert_eq!(submit(push("later", "l 1\n")).await.unwrap().unwrap(), 0);
+        assert_eq!(shared.read_cache().group_count(), 2);
+    }
+
+    /// Submits `first`, then (once the writer holds it and waits for the cache) `rest`, and
+    /// returns how many COMMITs they all took.
+    async fn commits_for(first: Change, rest: Vec<Change>) -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, shared) = writer(dir.path(), 1 << 20);
+        let writer = Arc::new(writer);
+        let submit = |change: Change| {
+            let writer = writer.clone();
+            actix_web::rt::spawn(async move { writer.submit(change).await })
+        };
+        let held = hold_cache(&shared);
+        let first = submit(first);
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        let rest: Vec<_> = rest.into_iter().map(submit).collect();
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+        first.await.unwrap().unwrap();
+        for answer in rest {
+            answer.await.unwrap().unwrap();
+        }
+        shared.stats.commits.count()
+    }
+
+    fn refused(i: usize) -> Change {
+        Change::Refused {
+            key: None,
+            now_ns: 1,
+            request: Request::default(),
+            status: 400,
+            error: format!("refused {i}"),
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_batch_holds_at_most_max_batch_changes() {
+        let rest = (0..MAX_BATCH_CHANGES + 2).map(refused).collect();
+        // The first alone, then a full batch, then the two left over.
+        assert_eq!(commits_for(refused(0), rest).await, 3);
+    }
+
+    #[actix_web::test]
+    async fn a_batch_holds_at_most_max_batch_bytes_of_prepared_data() {
+        let series = |job: &str, n: usize| {
+            let body: String = (0..n).map(|i| format!("m{{i=\"{i}\"}} {i}\n")).collect();
+            push(job, &body)
+        };
+        let pushes: Vec<Change> = (0..3).map(|i| series(&format!("p{i}"), 12_000)).collect();
+        let size = pushes[0].bytes();
+        assert!(
+            2 * size <= MAX_BATCH_BYTES && 3 * size > MAX_BATCH_BYTES,
+            "{size} bytes per push"
+        );
+        // The first alone, then two pushes, then the third, which would exceed the bound.
+        assert_eq!(commits_for(refused(0), pushes).await, 3);
     }
 }

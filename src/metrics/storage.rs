@@ -77,6 +77,12 @@ impl CommitHistogram {
         state.sum += seconds;
     }
 
+    /// How many COMMITs were recorded.
+    #[cfg(test)]
+    pub fn count(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).count
+    }
+
     fn to_proto(&self) -> Histogram {
         let state = self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut cumulative = 0;

@@ -29,6 +29,13 @@ impl WriteLock {
     fn release(self) {
         self.0.execute_batch("ROLLBACK").expect("release the lock");
     }
+
+    /// Releases the lock, committing what was written under it.
+    fn commit(self) {
+        self.0
+            .execute_batch("COMMIT")
+            .expect("commit and release the lock");
+    }
 }
 
 /// COMMITs the gateway has run so far.
@@ -130,6 +137,73 @@ async fn a_rejected_push_in_a_batch_changes_nothing_of_the_others() {
         outcomes, expected,
         "one history record each, in arrival order"
     );
+}
+
+#[actix_web::test]
+async fn a_change_the_database_refuses_fails_alone_and_the_rest_of_its_batch_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pg.db");
+    let app = spawn_app(&[&format!("--persistence.file={}", db.display())]).await;
+    assert_eq!(app.put("/metrics/job/ghost", "g 1\n").await.status, 200);
+    let last_push = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row(
+            "SELECT last_push_ns FROM metric_groups WHERE job = 'ghost'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let ghost_pushed = last_push(&rusqlite::Connection::open(&db).unwrap());
+    let before = commits(&app).await;
+
+    // A trigger added behind the gateway's back refuses ghost's history record: its push
+    // fails after it has already updated the group's row, inside the batch.
+    let lock = WriteLock::take(&db);
+    lock.0
+        .execute_batch(
+            "CREATE TRIGGER refuse_ghost BEFORE INSERT ON push_history WHEN NEW.job = 'ghost'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    let first = send(&app, "PUT", "/metrics/job/first", "f 1\n");
+    sleep(ARRIVAL).await;
+    let batch = [
+        ("/metrics/job/before", "b 1\n", 200),
+        ("/metrics/job/ghost", "g 2\n", 500),
+        ("/metrics/job/after", "a 1\n", 200),
+    ];
+    let mut replies = Vec::new();
+    for (path, body, _) in batch {
+        replies.push(send(&app, "PUT", path, body));
+        sleep(ARRIVAL).await;
+    }
+    lock.commit();
+
+    assert_eq!(first.await.unwrap().status, 200);
+    for ((path, _, status), reply) in batch.iter().zip(replies) {
+        let reply = reply.await.unwrap();
+        assert_eq!(reply.status, *status, "{path}: {}", reply.body);
+    }
+    assert_eq!(
+        commits(&app).await - before,
+        2,
+        "one batch behind the first"
+    );
+    let m = app.pushed().await;
+    assert!(m.contains("b{instance=\"\",job=\"before\"} 1\n"), "{m}");
+    assert!(m.contains("a{instance=\"\",job=\"after\"} 1\n"), "{m}");
+    assert!(m.contains("g{instance=\"\",job=\"ghost\"} 1\n"), "{m}");
+    // Nothing of the failed push stayed: not its group row's update, not its record.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(last_push(&conn), ghost_pushed);
+    let jobs: Vec<String> = conn
+        .prepare("SELECT job FROM push_history ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(jobs, ["ghost", "first", "before", "after"]);
 }
 
 #[actix_web::test]
