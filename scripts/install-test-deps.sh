@@ -3,7 +3,9 @@
 #   * chromium and its chromedriver (package chromium-driver), which the browser tests
 #     (tests/api/browser.rs) drive over WebDriver;
 #   * prometheus-pushgateway, the original Pushgateway, which writes the persistence files the
-#     import tests read.
+#     import tests read;
+#   * prlimit (util-linux, part of every Debian system), with which the group-commit test
+#     (tests/api/group_commit.rs) makes the database's COMMIT fail as on a full disk.
 # Nothing comes from npm or any other registry. Idempotent and non-interactive; needs root for
 # apt-get.
 set -euo pipefail
@@ -14,6 +16,13 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends chromium chromium-driver prometheus-pushgateway
+fi
+
+if [ ! -x /usr/bin/prlimit ]; then
+    echo "install-test-deps: installing util-linux (prlimit)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends util-linux
 fi
 
 /usr/bin/chromium --version
