@@ -43,7 +43,8 @@
 //! PUT|POST|DELETE P/metrics/job/<job>/...
 //!   routing::Routes::resolve ─► routes::push ─► GroupingKey::from_path
 //!     ─► parse::parse_body (text or protobuf)
-//!   blocking pool: gateway.prepare_push (sanitise, check_family, render: family::FamilyData)
+//!   gateway.prepare_push (sanitise, check_family, render: family::FamilyData), on the async
+//!   worker for a small push, on the blocking pool for a large one
 //!     ─► gateway.push: queued for the writer thread, answer awaited (group commit):
 //!        BEGIN IMMEDIATE; per queued change, in its own SAVEPOINT: plan::plan_push against
 //!        the group as the batch left it ─► consistency::check_push ─► group row, family

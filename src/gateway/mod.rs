@@ -3,7 +3,7 @@
 //! applied to the cache; history listings and the health probe read through it.
 //!
 //! ```text
-//! push ─► prepare: sanitise + check each family + render    (blocking pool, in parallel)
+//! push ─► prepare: sanitise + check each family + render    (handlers, in parallel)
 //!      ─► queue ─► writer thread (writer.rs), one batch of queued changes at a time:
 //!                  BEGIN IMMEDIATE
 //!                    per change, in arrival order, in its own SAVEPOINT:
@@ -182,8 +182,9 @@ impl Gateway {
     }
 
     /// Prepares a push of `families` to the group `key` at time `now_ns`: sanitises, checks
-    /// and renders every family, and the values for the history. CPU work without a lock: run
-    /// it on the blocking pool, then hand the result to [`Gateway::push`].
+    /// and renders every family, and the values for the history. CPU work without a lock, in
+    /// proportion to the push (the blocking pool's job for a large one); then hand the
+    /// result to [`Gateway::push`].
     pub(crate) fn prepare_push(
         &self,
         key: GroupingKey,
