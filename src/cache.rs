@@ -1,7 +1,8 @@
 //! The in-memory copy of the store that `/metrics`, the consistency check and the API read.
 //!
-//! Warmed from the database at start-up and changed only by [`crate::gateway`] right after a
-//! COMMIT, while it still holds the writer lock, so the cache sees changes in commit order.
+//! Warmed from the database at start-up and changed only by [`crate::gateway`]'s writer
+//! thread right after a COMMIT, a whole batch at once, so the cache sees changes in commit
+//! order.
 //! Families are indexed by metric name as well as by group, so that the consistency check of a
 //! push costs time in proportion to the pushed group, not to the whole store.
 

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::cache::Cache;
-use crate::family::FamilyData;
+use crate::family::{FamilyData, Signature};
 use crate::go_strconv::{format_float, quote};
 use crate::metrics::names::own_type;
 use crate::proto::{Metric, MetricFamily, MetricType};
@@ -68,24 +68,47 @@ pub fn check_family(family: &MetricFamily) -> Vec<String> {
     errors
 }
 
+/// What the check reads of the stored groups, per metric name: the cache, or the cache as the
+/// changes committed ahead of this one in the same transaction leave it
+/// ([`crate::gateway`]'s batch overlay).
+pub trait StoreView {
+    /// The type of the family `name` in the groups other than the one with `key_bytes`;
+    /// `None` when no other group has a family of that name.
+    fn type_elsewhere(&self, name: &str, key_bytes: &[u8]) -> Option<MetricType>;
+    /// For each of `sigs`, the row id of the group whose family `name` holds that series,
+    /// if any does.
+    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>>;
+}
+
+impl StoreView for Cache {
+    fn type_elsewhere(&self, name: &str, key_bytes: &[u8]) -> Option<MetricType> {
+        let entry = self.name(name)?;
+        let elsewhere = entry.groups.keys().any(|k| &k[..] != key_bytes);
+        elsewhere.then_some(entry.mtype)
+    }
+
+    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>> {
+        match self.name(name) {
+            Some(entry) => sigs.iter().map(|s| entry.series.get(s).copied()).collect(),
+            None => vec![None; sigs.len()],
+        }
+    }
+}
+
 /// Checks the families a push changes against every other group and the gateway's own
 /// metrics: type clashes, duplicate series, and `_count`/`_sum`/`_bucket` name collisions.
 ///
 /// `group_id` is the pushed group's row id (`None` for a group that does not exist yet) and
 /// `families` its complete set of families as they would be after the push.
 pub fn check_push(
-    cache: &Cache,
+    store: &impl StoreView,
     group_id: Option<i64>,
     key_bytes: &[u8],
     families: &BTreeMap<String, Arc<FamilyData>>,
     changed: &[&str],
 ) -> Vec<String> {
     let mut errors = Vec::new();
-    let others_type = |name: &str| -> Option<MetricType> {
-        let entry = cache.name(name)?;
-        let elsewhere = entry.groups.keys().any(|k| &k[..] != key_bytes);
-        elsewhere.then_some(entry.mtype)
-    };
+    let others_type = |name: &str| store.type_elsewhere(name, key_bytes);
     let type_of = |name: &str| -> Option<MetricType> {
         own_type(name)
             .or_else(|| families.get(name).map(|f| f.mtype))
@@ -114,13 +137,11 @@ pub fn check_push(
             }
             continue;
         }
-        let entry = cache.name(name);
-        let mut seen = HashSet::with_capacity(family.sigs.len());
-        for (i, sig) in family.sigs.iter().enumerate() {
-            let owned_elsewhere = entry
-                .and_then(|e| e.series.get(sig))
-                .is_some_and(|owner| Some(*owner) != group_id);
-            if !seen.insert(*sig) || owned_elsewhere {
+        let repeated = repeated(&family.sigs);
+        let owners = store.series_owners(name, &family.sigs);
+        for (i, owner) in owners.into_iter().enumerate() {
+            let owned_elsewhere = owner.is_some_and(|owner| Some(owner) != group_id);
+            if repeated[i] || owned_elsewhere {
                 let metric = metrics().into_iter().nth(i).unwrap_or_default();
                 errors.push(format!(
                     "collected metric {} {} was collected before with the same name and label values",
@@ -132,6 +153,20 @@ pub fn check_push(
         errors.extend(suffix_collisions(name, family.mtype, &type_of));
     }
     errors
+}
+
+/// For each series, whether an earlier one of the same family has the same labels. By sorting,
+/// not hashing: the signatures are hashes already.
+fn repeated(sigs: &[Signature]) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..sigs.len()).collect();
+    order.sort_unstable_by_key(|&i| (sigs[i], i));
+    let mut repeated = vec![false; sigs.len()];
+    for pair in order.windows(2) {
+        if sigs[pair[0]] == sigs[pair[1]] {
+            repeated[pair[1]] = true;
+        }
+    }
+    repeated
 }
 
 /// Upstream's rule that a summary or histogram `x` and a metric named `x_count`, `x_sum`
@@ -331,6 +366,17 @@ mod tests {
         let errors = check_push(&cache, Some(2), b"other", &fams, &["m"]);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].ends_with("was collected before with the same name and label values"));
+    }
+
+    #[test]
+    fn each_repetition_of_a_series_within_a_family_is_a_duplicate() {
+        let sigs = [[1, 1], [2, 2], [1, 1], [3, 3], [1, 1], [2, 2]];
+        assert_eq!(
+            repeated(&sigs),
+            [false, false, true, false, true, true],
+            "the first of each label set stands, later ones are repeats"
+        );
+        assert!(repeated(&[]).is_empty());
     }
 
     #[test]

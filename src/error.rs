@@ -87,6 +87,7 @@ impl From<GatewayError> for ApiError {
             GatewayError::Rejected(m) => ApiError::Inconsistent(m),
             GatewayError::Limit(m) => ApiError::BadRequest(m),
             GatewayError::Store(e) => ApiError::Internal(e.to_string()),
+            e @ GatewayError::NoAnswer => ApiError::Internal(e.to_string()),
         }
     }
 }

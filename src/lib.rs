@@ -44,11 +44,13 @@
 //! ```text
 //! PUT|POST|DELETE P/metrics/job/<job>/...
 //!   routing::Routes::resolve ─► routes::push ─► (encoded slash? 400) GroupingKey::from_path
-//!     ─► parse::parse_body (text or protobuf) ─► blocking pool: gateway.push
-//!   gateway: prepare (sanitise, check_family, render: family::FamilyData)   no lock
-//!     ─► writer lock ─► plan::plan_push against the cached group ─► consistency::check_push
-//!     ─► store: BEGIN IMMEDIATE … group row, family rows, history record … COMMIT
-//!     ─► cache.put_group ─► unlock ─► 200
+//!     ─► parse::parse_body (text or protobuf)
+//!   gateway.prepare_push (sanitise, check_family, render: family::FamilyData), on the async
+//!   worker for a small push, on the blocking pool for a large one
+//!     ─► gateway.push: queued for the writer thread, answer awaited (group commit):
+//!        BEGIN IMMEDIATE; per queued change, in its own SAVEPOINT: plan::plan_push against
+//!        the group as the batch left it ─► consistency::check_push ─► group row, family
+//!        rows, history record; COMMIT ─► cache updated for the whole batch ─► 200
 //! GET P/metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
 //! GET P/api/v1/… ─► routes::api_v1 ─► api::metrics_document(cache) | gateway.history ─► JSON
 //! GET P/ ─► routes::status ─► status_page::StatusPage(cache) ─► askama ─► HTML

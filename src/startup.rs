@@ -118,8 +118,9 @@ impl Application {
                 .default_service(web::to(serve))
         })
         .shutdown_timeout(30)
-        // Blocking work (pushes, renders) is serialised by the writer lock or short; a small
-        // pool keeps threads, and glibc's per-thread malloc arenas, few.
+        // Blocking work (preparing pushes, renders) is short, and commits run on the writer
+        // thread, not here; a small pool keeps threads, and glibc's per-thread malloc arenas,
+        // few.
         .worker_max_blocking_threads(8);
         for (listener, addr) in listeners.into_iter().zip(&addrs) {
             let listening = match &tls {

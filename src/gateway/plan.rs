@@ -57,25 +57,32 @@ impl GroupState {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PushPlan {
     pub(crate) row: Row,
-    /// A PUT of a stored group: every family row of the group goes before the pushed ones
-    /// are written.
-    pub(crate) replace_all: bool,
-    /// The pushed families, each written as its row (replacing one of the same name).
-    pub(crate) written: Vec<Arc<FamilyData>>,
+    /// The family rows to delete: a PUT of a stored group deletes those it does not push
+    /// again.
+    pub(crate) removed: Vec<String>,
+    /// The pushed families, each written as its row, and whether that row exists already
+    /// (to be replaced) or not (to be inserted).
+    pub(crate) written: Vec<(Arc<FamilyData>, bool)>,
     /// The names whose exposition the push changes, for the consistency check: the pushed
     /// families and the group's two timestamp families.
     pub(crate) changed: Vec<String>,
     pub(crate) after: GroupState,
 }
 
-/// Plans a push of `prepared` (sanitised families) to the group `key`, stored as `stored`.
+/// Plans a push of `prepared` (sanitised families) to the group `key`, stored as `stored`;
+/// `push_time` is the group's `push_time_seconds` family at `now_ns`.
 pub(crate) fn plan_push(
     key: &GroupingKey,
     stored: Option<&Group>,
     method: PushMethod,
     prepared: Vec<Arc<FamilyData>>,
+    push_time: Arc<FamilyData>,
     now_ns: i64,
 ) -> PushPlan {
+    let stored_row = |name: &str| {
+        !matches!(name, PUSH_TIME | PUSH_FAILURE_TIME)
+            && stored.is_some_and(|g| g.families.contains_key(name))
+    };
     let mut families = match (stored, method) {
         (Some(g), PushMethod::Merge) => g.families.clone(),
         _ => BTreeMap::new(),
@@ -83,15 +90,47 @@ pub(crate) fn plan_push(
     for family in &prepared {
         families.insert(family.name.clone(), family.clone());
     }
+    let removed = match (stored, method) {
+        (Some(g), PushMethod::Replace) => g
+            .families
+            .keys()
+            .filter(|name| stored_row(name) && !families.contains_key(*name))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
     let last_failure_ns = stored.map_or(0, |g| g.last_failure_ns);
     let created_ns = stored.map_or(now_ns, |g| g.created_ns);
-    insert_timestamps(&mut families, key, now_ns, last_failure_ns, created_ns);
+    families.insert(PUSH_TIME.to_string(), push_time);
+    // The failure time and the creation time stay, and so does the family showing them.
+    let failure_time = stored
+        .and_then(|g| g.families.get(PUSH_FAILURE_TIME).cloned())
+        .unwrap_or_else(|| {
+            let recorded = if last_failure_ns > 0 {
+                last_failure_ns
+            } else {
+                created_ns
+            };
+            Arc::new(timestamp_family(
+                PUSH_FAILURE_TIME,
+                last_failure_ns,
+                key,
+                recorded,
+            ))
+        });
+    families.insert(PUSH_FAILURE_TIME.to_string(), failure_time);
     let mut changed: Vec<String> = prepared.iter().map(|f| f.name.clone()).collect();
     changed.extend([PUSH_TIME.to_string(), PUSH_FAILURE_TIME.to_string()]);
     PushPlan {
         row: stored.map_or(Row::New, |g| Row::Existing(g.id)),
-        replace_all: stored.is_some() && method == PushMethod::Replace,
-        written: prepared,
+        removed,
+        written: prepared
+            .into_iter()
+            .map(|f| {
+                let exists = stored_row(&f.name);
+                (f, exists)
+            })
+            .collect(),
         changed,
         after: GroupState {
             families,
@@ -195,6 +234,10 @@ mod tests {
         .into_group(7, &key())
     }
 
+    fn push_time(now_ns: i64) -> Arc<FamilyData> {
+        Arc::new(timestamp_family(PUSH_TIME, now_ns, &key(), now_ns))
+    }
+
     fn names(state: &GroupState) -> Vec<&str> {
         state.families.keys().map(String::as_str).collect()
     }
@@ -206,10 +249,11 @@ mod tests {
             None,
             PushMethod::Replace,
             vec![gauge("a", 2.0, 30)],
+            push_time(30),
             30,
         );
         assert_eq!(plan.row, Row::New);
-        assert!(!plan.replace_all);
+        assert!(plan.removed.is_empty());
         assert_eq!(names(&plan.after), ["a", PUSH_FAILURE_TIME, PUSH_TIME]);
         assert_eq!(
             (
@@ -231,10 +275,18 @@ mod tests {
             Some(&stored),
             PushMethod::Merge,
             vec![gauge("b", 2.0, 30), gauge("c", 3.0, 30)],
+            push_time(30),
             30,
         );
         assert_eq!(plan.row, Row::Existing(7));
-        assert!(!plan.replace_all);
+        assert!(plan.removed.is_empty());
+        // b's row is there to be replaced, c's is new.
+        let written: Vec<_> = plan
+            .written
+            .iter()
+            .map(|(f, e)| (f.name.as_str(), *e))
+            .collect();
+        assert_eq!(written, [("b", true), ("c", false)]);
         assert_eq!(
             names(&plan.after),
             ["a", "b", "c", PUSH_FAILURE_TIME, PUSH_TIME]
@@ -258,11 +310,40 @@ mod tests {
             Some(&stored()),
             PushMethod::Replace,
             vec![gauge("c", 3.0, 30)],
+            push_time(30),
             30,
         );
         assert_eq!(plan.row, Row::Existing(7));
-        assert!(plan.replace_all);
+        // Every stored family row goes (the timestamps are no rows).
+        assert_eq!(plan.removed, ["a", "b"]);
         assert_eq!(names(&plan.after), ["c", PUSH_FAILURE_TIME, PUSH_TIME]);
+    }
+
+    #[test]
+    fn a_push_shows_its_time_and_keeps_the_failure_family_as_recording_would_build_it() {
+        let stored = stored();
+        let plan = plan_push(
+            &key(),
+            Some(&stored),
+            PushMethod::Replace,
+            Vec::new(),
+            push_time(30),
+            30,
+        );
+        let mut expected = BTreeMap::new();
+        insert_timestamps(&mut expected, &key(), 30, 20, 5);
+        assert_eq!(plan.after.families, expected);
+        let plan = plan_push(
+            &key(),
+            None,
+            PushMethod::Merge,
+            Vec::new(),
+            push_time(30),
+            30,
+        );
+        let mut expected = BTreeMap::new();
+        insert_timestamps(&mut expected, &key(), 30, 0, 30);
+        assert_eq!(plan.after.families, expected);
     }
 
     #[test]

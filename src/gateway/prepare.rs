@@ -1,18 +1,22 @@
-//! The part of a push that needs no lock: every pushed family sanitised against the grouping
-//! key, checked on its own, rendered for serving and storing, and its values written for the
-//! history.
+//! The part of a push that needs neither the writer nor the cache: every pushed family
+//! sanitised against the grouping key, checked on its own, rendered for serving and storing,
+//! and its values written for the history. Runs on the blocking pool, so pushes prepare in
+//! parallel while the writer commits.
 
 use std::sync::Arc;
 
 use crate::consistency::check_family;
-use crate::family::{sanitize, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
+use crate::family::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
 use crate::history::samples::SampleJson;
 use crate::proto::MetricFamily;
 
-/// Pushed families checked and prepared outside the writer lock.
+/// Pushed families checked and prepared before they are queued for the writer.
 pub(crate) struct Prepared {
     pub(crate) families: Vec<Arc<FamilyData>>,
+    /// The group's `push_time_seconds` once the push is applied (it depends only on the key
+    /// and the push's time, so it is rendered here rather than by the writer).
+    pub(crate) push_time: Arc<FamilyData>,
     /// What rejects the push (timestamps first, as upstream).
     pub(crate) errors: Vec<String>,
     /// The values to record in the history, as JSON, and their number (none when values
@@ -21,8 +25,7 @@ pub(crate) struct Prepared {
 }
 
 /// Sanitises every pushed family for `key`, checks it on its own, and renders it for
-/// serving and storing; with `with_samples`, also the values for the history. Runs before
-/// the writer lock is taken, so pushes prepare in parallel.
+/// serving and storing; with `with_samples`, also the values for the history.
 pub(crate) fn prepare(
     key: &GroupingKey,
     families: Vec<MetricFamily>,
@@ -35,6 +38,7 @@ pub(crate) fn prepare(
     {
         return Prepared {
             families: Vec::new(),
+            push_time: Arc::new(timestamp_family(PUSH_TIME, now_ns, key, now_ns)),
             errors: vec!["pushed metrics must not have timestamps".to_string()],
             samples: None,
         };
@@ -56,6 +60,7 @@ pub(crate) fn prepare(
     }
     Prepared {
         families: prepared,
+        push_time: Arc::new(timestamp_family(PUSH_TIME, now_ns, key, now_ns)),
         samples: samples
             .filter(|_| errors.is_empty())
             .map(|s| (s.count(), s.finish()))

@@ -33,8 +33,8 @@ const COMMIT_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// A histogram of COMMIT durations. Commits happen under the writer lock, so a mutex here is
-/// never contended by writers, only briefly by scrapes.
+/// A histogram of COMMIT durations, one per batch of changes. Commits happen on the one
+/// writer thread, so a mutex here is never contended by writers, only briefly by scrapes.
 #[derive(Debug)]
 pub struct CommitHistogram {
     inner: Mutex<HistogramState>,
@@ -75,6 +75,12 @@ impl CommitHistogram {
         }
         state.count += 1;
         state.sum += seconds;
+    }
+
+    /// How many COMMITs were recorded.
+    #[cfg(test)]
+    pub fn count(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).count
     }
 
     fn to_proto(&self) -> Histogram {

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::sender::{history_request, now_ns};
-use super::{blocking, AppState};
+use super::AppState;
 use crate::error::ApiError;
 
 /// PUT or POST `/-/quit`: starts a graceful stop (in-flight requests finish) after answering.
@@ -44,11 +44,10 @@ pub(super) async fn wipe(
     req: &actix_web::HttpRequest,
     state: &web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let gateway = state.gateway.clone();
     let mut request = history_request(req, 0);
     request.method = "WIPE".to_string();
     let now = now_ns();
-    let count = blocking(move || gateway.wipe(now, &request)).await?;
+    let count = state.gateway.wipe(now, request).await?;
     log::info!("wiped {count} groups via the admin API");
     Ok(HttpResponse::Accepted().finish())
 }

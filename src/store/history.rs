@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Connection, Transaction};
 
-use crate::grouping_key::GroupingKey;
+use super::KeyColumns;
 use crate::history::{HistoryQuery, HistoryRecord, Request};
 
 /// One history row to write.
@@ -12,7 +12,7 @@ use crate::history::{HistoryQuery, HistoryRecord, Request};
 pub struct PushRecord<'a> {
     pub time_ns: i64,
     pub request: &'a Request,
-    pub key: Option<&'a GroupingKey>,
+    pub key: Option<&'a KeyColumns>,
     pub status: u16,
     pub error: Option<&'a str>,
     pub families: Option<usize>,
@@ -27,7 +27,7 @@ impl<'a> PushRecord<'a> {
     pub fn bare(
         time_ns: i64,
         request: &'a Request,
-        key: Option<&'a GroupingKey>,
+        key: Option<&'a KeyColumns>,
         status: u16,
         error: Option<&'a str>,
     ) -> PushRecord<'a> {
@@ -62,9 +62,9 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
         record.time_ns,
         record.request.method,
         record.request.path,
-        record.key.map(GroupingKey::canonical),
-        record.key.map(GroupingKey::to_json),
-        record.key.map(|k| k.job().to_string()),
+        record.key.map(|k| &k.canonical),
+        record.key.map(|k| &k.labels),
+        record.key.map(|k| &k.job),
         record.status,
         outcome,
         record.error,

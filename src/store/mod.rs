@@ -1,8 +1,9 @@
 //! The SQLite store: the only module with SQL in it.
 //!
 //! Functions that change data take the caller's [`rusqlite::Transaction`]; the caller
-//! ([`crate::gateway`]) begins and commits, so one push is one transaction and nothing is
-//! answered before COMMIT returns.
+//! ([`crate::gateway`]) begins and commits, and applies each change of a batch inside a
+//! [`savepoint`], so nothing is answered before COMMIT returns and a change that fails undoes
+//! only its own writes.
 
 pub(crate) mod history;
 mod migrate;
@@ -50,6 +51,28 @@ impl From<rusqlite::Error> for StoreError {
 impl From<r2d2::Error> for StoreError {
     fn from(e: r2d2::Error) -> Self {
         StoreError::Pool(e)
+    }
+}
+
+/// A grouping key as its columns store it (`grouping_key`, `labels`, `job`), computed before
+/// the change reaches the writer, which then only binds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyColumns {
+    /// [`GroupingKey::canonical`].
+    pub canonical: String,
+    /// The labels as a JSON object ([`GroupingKey::to_json`]).
+    pub labels: String,
+    pub job: String,
+}
+
+impl KeyColumns {
+    /// The columns of `key`.
+    pub fn of(key: &GroupingKey) -> KeyColumns {
+        KeyColumns {
+            canonical: key.canonical(),
+            labels: key.to_json(),
+            job: key.job().to_string(),
+        }
     }
 }
 
@@ -128,7 +151,7 @@ pub fn load_families(
 /// Inserts a new group row and returns its id.
 pub fn insert_group(
     tx: &Transaction<'_>,
-    key: &GroupingKey,
+    key: &KeyColumns,
     last_push_ns: i64,
     last_failure_ns: i64,
     created_ns: i64,
@@ -138,9 +161,9 @@ pub fn insert_group(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
-        key.canonical(),
-        key.to_json(),
-        key.job(),
+        key.canonical,
+        key.labels,
+        key.job,
         last_push_ns,
         last_failure_ns,
         created_ns
@@ -175,11 +198,33 @@ pub fn delete_all_groups(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Removes every family of a group (PUT replaces the whole group).
-pub fn delete_all_families(tx: &Transaction<'_>, group_id: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM metric_families WHERE group_id = ?1")?
-        .execute(params![group_id])?;
+/// Removes one family of a group (PUT removes those it does not push again).
+pub fn delete_family(tx: &Transaction<'_>, group_id: i64, name: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM metric_families WHERE group_id = ?1 AND name = ?2")?
+        .execute(params![group_id, name])?;
     Ok(())
+}
+
+/// Replaces the stored family of a group that has one of this name, in place; false when
+/// there is none.
+#[allow(clippy::too_many_arguments)]
+pub fn update_family(
+    tx: &Transaction<'_>,
+    group_id: i64,
+    name: &str,
+    type_name: &str,
+    help: Option<&str>,
+    pushed_ns: i64,
+    series: usize,
+    blob: &[u8],
+) -> rusqlite::Result<bool> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE metric_families SET type = ?3, help = ?4, pushed_ns = ?5, series = ?6, family = ?7
+             WHERE group_id = ?1 AND name = ?2",
+        )?
+        .execute(params![group_id, name, type_name, help, pushed_ns, series as i64, blob])?;
+    Ok(changed > 0)
 }
 
 /// Stores one family of a group, replacing a family of the same name (POST merges by name).
@@ -200,6 +245,30 @@ pub fn upsert_family(
     )?
     .execute(params![group_id, name, type_name, help, pushed_ns, series as i64, blob])?;
     Ok(())
+}
+
+/// Runs `change` inside a SAVEPOINT of `tx`: when it fails, what it wrote is rolled back and
+/// the rest of the transaction stays (unless SQLite has already rolled the whole transaction
+/// back, as it may on an I/O error or a full disk: `tx.is_autocommit()` then says so).
+pub fn savepoint<T>(
+    tx: &Transaction<'_>,
+    change: impl FnOnce() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    tx.prepare_cached("SAVEPOINT change")?.execute([])?;
+    let result = change().and_then(|value| {
+        tx.prepare_cached("RELEASE change")?.execute([])?;
+        Ok(value)
+    });
+    if result.is_err()
+        && !tx.is_autocommit()
+        && tx
+            .execute_batch("ROLLBACK TO change; RELEASE change")
+            .is_err()
+    {
+        // What is left of the change is unknown: give up the whole transaction.
+        let _ = tx.execute_batch("ROLLBACK");
+    }
+    result
 }
 
 /// Whether a write transaction can be started and committed now (for `/-/healthy`).
@@ -252,7 +321,7 @@ mod tests {
                     conn.execute_batch(LITESTREAM_TABLES).unwrap();
                 }
                 let tx = conn.transaction().unwrap();
-                let id = insert_group(&tx, &key(), 2, 0, 1).unwrap();
+                let id = insert_group(&tx, &KeyColumns::of(&key()), 2, 0, 1).unwrap();
                 upsert_family(&tx, id, "x", "GAUGE", None, 2, 1, b"family").unwrap();
                 tx.commit().unwrap();
             }

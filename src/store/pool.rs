@@ -4,8 +4,9 @@
 //! a killed process already at NORMAL (the WAL frames are in the file when COMMIT returns);
 //! FULL adds an fsync of the WAL per commit, so an acknowledged push also survives an OS
 //! crash or power loss. Measured on the 2-core development VM (see README, "Benchmark"):
-//! the fsync costs about 0.3 ms per push, well inside the 5 ms p50 budget, so the stronger
-//! guarantee is the default.
+//! the fsync costs about 0.3 ms per commit, well inside the 5 ms p50 budget, so the stronger
+//! guarantee is the default; under load, pushes arriving together share one commit and its
+//! fsync (group commit, see [`crate::gateway`]).
 //!
 //! `busy_timeout` is 5 s on every connection so that a reader such as `sqlite3` on the live
 //! file, or a replication tool taking its own locks, makes a push wait instead of fail.

@@ -169,10 +169,18 @@ impl Process {
 
     /// Starts `pushgateway` and waits only until it logs its listening address.
     pub fn spawn(db: &Path, extra: &[&str]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pushgateway"));
+        command
             .arg("--web.listen-address=127.0.0.1:0")
             .arg(format!("--persistence.file={}", db.display()))
-            .args(extra)
+            .args(extra);
+        Process::spawn_command(command)
+    }
+
+    /// Runs `command`, which starts `pushgateway` on `127.0.0.1:0` (through a wrapper, say),
+    /// and waits until it logs its listening address.
+    pub fn spawn_command(mut command: Command) -> Process {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod consistency;
 mod container;
+mod group_commit;
 mod ha;
 mod healthcheck;
 mod helpers;
