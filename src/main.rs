@@ -7,6 +7,14 @@ use pushgateway::cli::Cli;
 use pushgateway::config::Config;
 use pushgateway::startup::Application;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "tikv-jemallocator")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

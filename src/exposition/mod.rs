@@ -146,8 +146,6 @@ enum Content {
     Header(Vec<u8>),
     /// A family's prepared text lines.
     Text(Arc<FamilyData>),
-    /// A family's encoded metrics.
-    Protobuf(Arc<FamilyData>),
     /// A family rendered for this format; the same bytes for as long as it is cached.
     Rendered(Arc<FamilyData>, Vec<u8>),
 }
@@ -158,7 +156,6 @@ impl Piece {
         match &self.content {
             Content::Fresh(b) | Content::Header(b) | Content::Rendered(_, b) => b,
             Content::Text(f) => &f.text,
-            Content::Protobuf(f) => &f.metrics_pb,
         }
     }
 
@@ -357,40 +354,32 @@ fn lay_protobuf(layout: &mut Layout, family: &Merged<'_>, esc: Escaping) {
             prost::encoding::message::encode(4, m, &mut own_metrics);
         }
     }
-    let pushed: Vec<(u64, Content)> = family
+    let pushed: Vec<(u64, Vec<u8>)> = family
         .pushed
         .iter()
         .map(|(group, pushed)| {
-            let content = if pushed.legacy_names {
-                Content::Protobuf(pushed.clone())
+            let out = if pushed.legacy_names {
+                pushed.metrics_pb()
             } else {
                 let mut out = Vec::new();
                 for mut m in pushed.decode().metric {
                     escape_labels(&mut m.label, esc);
                     prost::encoding::message::encode(4, &m, &mut out);
                 }
-                Content::Rendered(pushed.clone(), out)
+                out
             };
-            (place(family.name, Some(group)), content)
+            (place(family.name, Some(group)), out)
         })
         .collect();
-    let length = header.len()
-        + own_metrics.len()
-        + pushed
-            .iter()
-            .map(|(_, c)| match c {
-                Content::Protobuf(f) => f.metrics_pb.len(),
-                Content::Rendered(_, b) => b.len(),
-                _ => 0,
-            })
-            .sum::<usize>();
+    let length =
+        header.len() + own_metrics.len() + pushed.iter().map(|(_, b)| b.len()).sum::<usize>();
     lay_header(layout, family, |out| {
         prost::encoding::encode_varint(length as u64, out);
         out.extend_from_slice(&header);
         out.extend_from_slice(&own_metrics);
     });
-    for (place, content) in pushed {
-        layout.push(content, place);
+    for ((place, bytes), (_, pushed)) in pushed.into_iter().zip(family.pushed) {
+        layout.push(Content::Rendered(pushed.clone(), bytes), place);
     }
 }
 
