@@ -12,6 +12,7 @@
 //! * `BENCH_STORES=50000,500000`: store sizes in series (groups of 50 series) for prefill,
 //!   restart, single-push latency, `/metrics` and memory; empty for none.
 //! * `BENCH_ORIGINAL=0`: this gateway only.
+//! * `BENCH_OURS=<path>`: runs that binary as this gateway (to compare builds).
 //! * `BENCH_HISTORY=0`: skips pushed history on vs off (this gateway only).
 //! * `BENCH_LITESTREAM=0`: skips Litestream's cost and data-loss window (this gateway only;
 //!   Litestream comes from `scripts/install-ha-deps.sh`).
@@ -68,7 +69,9 @@ impl Gateway {
     }
 
     fn start_ours(db: &Path, extra: &[&str]) -> Gateway {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
+        let binary = std::env::var("BENCH_OURS")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pushgateway").to_string());
+        let mut child = Command::new(binary)
             .args(["--web.listen-address=127.0.0.1:0", "--log.level=info"])
             .arg(format!("--persistence.file={}", db.display()))
             .args(extra)
@@ -693,6 +696,21 @@ async fn store(table: &mut Table, series: usize, rounds: usize, with_original: b
                 table.add(r50, kind, ms(p50));
                 table.add(r99, kind, ms(p99));
             }
+
+            // Every group pushed again by 32 clients at once (for at most 10 s), so that the
+            // memory figure includes what concurrent pushes leave behind.
+            let again = Load {
+                connections: CONNECTIONS,
+                limit: Some(THROUGHPUT_LIMIT),
+                ..load.clone()
+            };
+            let (pushed, elapsed) = run_load(&client, gw.addr, &again, 4).await;
+            println!(
+                "{kind:?} round {}, {size}: {} pushes by {CONNECTIONS} clients in {:.2} s",
+                round + 1,
+                pushed.len(),
+                elapsed.as_secs_f64()
+            );
 
             let (text_time, text_bytes) = scrapes(&client, gw.addr, Scrape::Text).await;
             let (gzip_time, gzip_bytes) = scrapes(&client, gw.addr, Scrape::TextGzip).await;

@@ -4,15 +4,16 @@
 //! the pushed group's size. The messages are upstream's (client_golang's gatherer), so a
 //! client sees the same explanation.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Arc;
 
-use crate::cache::Cache;
-use crate::family::FamilyData;
+use crate::cache::{Cache, NameEntry};
+use crate::family::{FamilyData, Signature};
 use crate::go_strconv::{format_float, quote};
+use crate::grouping_key::upstream_key_for;
 use crate::metrics::names::own_type;
-use crate::proto::{Metric, MetricFamily, MetricType};
+use crate::proto::{LabelPair, Metric, MetricFamily, MetricType};
 
 /// Checks one sanitised family on its own: label names, duplicate label names, reserved
 /// labels of summaries and histograms, and that each metric holds a value of the family's type.
@@ -71,11 +72,10 @@ pub fn check_family(family: &MetricFamily) -> Vec<String> {
 /// Checks the families a push changes against every other group and the gateway's own
 /// metrics: type clashes, duplicate series, and `_count`/`_sum`/`_bucket` name collisions.
 ///
-/// `group_id` is the pushed group's row id (`None` for a group that does not exist yet) and
-/// `families` its complete set of families as they would be after the push.
+/// `key_bytes` is the pushed group's upstream key and `families` its complete set of
+/// families as they would be after the push.
 pub fn check_push(
     cache: &Cache,
-    group_id: Option<i64>,
     key_bytes: &[u8],
     families: &BTreeMap<String, Arc<FamilyData>>,
     changed: &[&str],
@@ -107,21 +107,27 @@ pub fn check_push(
         }
         let existing = others_type(name);
         let decoded = std::cell::OnceCell::new();
-        let metrics = || decoded.get_or_init(|| family.decode()).metric.clone();
+        let metrics = || &decoded.get_or_init(|| family.decode()).metric;
         if let Some(existing) = existing.filter(|t| *t != family.mtype) {
             for metric in metrics() {
-                errors.push(not_a(name, &metric, existing));
+                errors.push(not_a(name, metric, existing));
             }
             continue;
         }
-        let entry = cache.name(name);
+        let mut others = cache
+            .name(name)
+            .filter(|_| existing.is_some())
+            .map(|entry| OtherGroups::new(entry, key_bytes));
         let mut seen = HashSet::with_capacity(family.sigs.len());
         for (i, sig) in family.sigs.iter().enumerate() {
-            let owned_elsewhere = entry
-                .and_then(|e| e.series.get(sig))
-                .is_some_and(|owner| Some(*owner) != group_id);
-            if !seen.insert(*sig) || owned_elsewhere {
-                let metric = metrics().into_iter().nth(i).unwrap_or_default();
+            let duplicate = !seen.insert(*sig)
+                || others.as_mut().is_some_and(|o| {
+                    metrics()
+                        .get(i)
+                        .is_some_and(|m| o.have_series(&m.label, sig))
+                });
+            if duplicate {
+                let metric = metrics().get(i).cloned().unwrap_or_default();
                 errors.push(format!(
                     "collected metric {} {} was collected before with the same name and label values",
                     quote(name),
@@ -132,6 +138,82 @@ pub fn check_push(
         errors.extend(suffix_collisions(name, family.mtype, &type_of));
     }
     errors
+}
+
+/// The other groups' families of one name, looked up by the grouping keys a series carries.
+///
+/// Every series of a group carries the group's grouping labels with their values, so a
+/// series can only be another group's if it carries that group's key. For each key shape
+/// (label names) in use, the series' values of those names form the one key it could come
+/// from. A lookup costs the number of shapes in use for the name (usually one or two), or
+/// the subsets of the series' label names when those are fewer.
+struct OtherGroups<'a> {
+    entry: &'a NameEntry,
+    own_key: &'a [u8],
+    /// The series of the groups found so far, by key.
+    series: HashMap<Vec<u8>, HashSet<Signature>>,
+}
+
+impl<'a> OtherGroups<'a> {
+    fn new(entry: &'a NameEntry, own_key: &'a [u8]) -> OtherGroups<'a> {
+        OtherGroups {
+            entry,
+            own_key,
+            series: HashMap::new(),
+        }
+    }
+
+    /// Whether another group has the series with these labels (sorted by name) and
+    /// fingerprint.
+    fn have_series(&mut self, labels: &[LabelPair], sig: &Signature) -> bool {
+        let shapes = self.entry.key_shapes.len();
+        if labels.len() < usize::BITS as usize && (1usize << labels.len()) < shapes {
+            // Fewer subsets of the series' label names than shapes in use.
+            (1usize..1 << labels.len()).any(|bits| {
+                let subset: Vec<String> = labels
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| bits & (1 << i) != 0)
+                    .map(|(_, l)| l.name().to_string())
+                    .collect();
+                self.entry.key_shapes.contains_key(subset.as_slice())
+                    && self.in_group(labels, &subset, sig)
+            })
+        } else {
+            let entry = self.entry;
+            entry
+                .key_shapes
+                .keys()
+                .any(|shape| self.in_group(labels, shape, sig))
+        }
+    }
+
+    /// Whether the group keyed by the series' values of `shape` (if it has them all, and the
+    /// group is another one) has the series.
+    fn in_group(&mut self, labels: &[LabelPair], shape: &[String], sig: &Signature) -> bool {
+        let mut pairs = Vec::with_capacity(shape.len());
+        for name in shape {
+            match labels.iter().find(|l| l.name() == name) {
+                Some(l) => pairs.push((name.as_str(), l.value())),
+                None => return false,
+            }
+        }
+        let key = upstream_key_for(pairs);
+        if key == self.own_key {
+            return false;
+        }
+        let entry = self.entry;
+        self.series
+            .entry(key)
+            .or_insert_with_key(|key| {
+                entry
+                    .groups
+                    .get(&key[..])
+                    .map(|f| f.sigs.iter().copied().collect())
+                    .unwrap_or_default()
+            })
+            .contains(sig)
+    }
 }
 
 /// Upstream's rule that a summary or histogram `x` and a metric named `x_count`, `x_sum`
@@ -304,7 +386,7 @@ mod tests {
     fn a_type_clash_with_another_group_is_reported_per_metric() {
         let cache = cache_with("a", 1, family("m", MetricType::Gauge, &[]));
         let fams = prepared("b", family("m", MetricType::Untyped, &[]));
-        let errors = check_push(&cache, None, &key("b").upstream_key(), &fams, &["m"]);
+        let errors = check_push(&cache, &key("b").upstream_key(), &fams, &["m"]);
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].starts_with("collected metric \"m\" {"),
@@ -318,7 +400,7 @@ mod tests {
     fn the_same_group_may_change_a_family_type() {
         let cache = cache_with("a", 1, family("m", MetricType::Gauge, &[]));
         let fams = prepared("a", family("m", MetricType::Untyped, &[]));
-        assert!(check_push(&cache, Some(1), &key("a").upstream_key(), &fams, &["m"]).is_empty());
+        assert!(check_push(&cache, &key("a").upstream_key(), &fams, &["m"]).is_empty());
     }
 
     #[test]
@@ -328,9 +410,88 @@ mod tests {
         let mut f = family("m", MetricType::Gauge, &[("instance", "x")]);
         sanitize(&mut f, &key("a"));
         let fams = BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))]);
-        let errors = check_push(&cache, Some(2), b"other", &fams, &["m"]);
+        let errors = check_push(&cache, b"other", &fams, &["m"]);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].ends_with("was collected before with the same name and label values"));
+    }
+
+    /// A group keyed by `labels` with one gauge `m` of one metric labelled `body`.
+    fn keyed_group(id: i64, labels: &[(&str, &str)], body: &[(&str, &str)]) -> Group {
+        let k =
+            GroupingKey::from_labels(labels.iter().map(|(n, v)| (n.to_string(), v.to_string())))
+                .unwrap();
+        let mut f = family("m", MetricType::Gauge, body);
+        sanitize(&mut f, &k);
+        Group {
+            id,
+            key_bytes: k.upstream_key().into(),
+            families: BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))]),
+            key: k,
+            last_push_ns: 1,
+            last_failure_ns: 0,
+            created_ns: 1,
+        }
+    }
+
+    /// Checks pushing `group` (as it would be after the push) against `cache`.
+    fn check_group(cache: &Cache, group: &Group) -> Vec<String> {
+        check_push(cache, &group.key_bytes, &group.families, &["m"])
+    }
+
+    #[test]
+    fn a_group_whose_key_the_series_carries_owns_it() {
+        let mut cache = Cache::new();
+        cache.put_group(keyed_group(1, &[("job", "a"), ("instance", "x")], &[]));
+        // {job="a"} pushing instance="x" in the body, and the other way round.
+        let pushed = keyed_group(2, &[("job", "a")], &[("instance", "x")]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+        let mut cache = Cache::new();
+        cache.put_group(keyed_group(2, &[("job", "a")], &[("instance", "x")]));
+        let pushed = keyed_group(1, &[("job", "a"), ("instance", "x")], &[]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+        // Another instance is another series.
+        let pushed = keyed_group(3, &[("job", "a"), ("instance", "y")], &[]);
+        assert!(check_group(&cache, &pushed).is_empty());
+    }
+
+    #[test]
+    fn an_empty_key_label_and_an_absent_one_expose_the_same_series() {
+        let mut cache = Cache::new();
+        cache.put_group(keyed_group(1, &[("job", "a"), ("instance", "")], &[]));
+        let pushed = keyed_group(2, &[("job", "a")], &[]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+    }
+
+    #[test]
+    fn a_group_may_push_its_own_series_again() {
+        let mut cache = Cache::new();
+        let group = keyed_group(1, &[("job", "a")], &[("zone", "z")]);
+        cache.put_group(group.clone());
+        cache.put_group(keyed_group(2, &[("job", "b")], &[("zone", "z")]));
+        assert!(check_group(&cache, &group).is_empty());
+    }
+
+    #[test]
+    fn clashes_are_found_when_many_key_shapes_are_in_use() {
+        let mut cache = Cache::new();
+        // More key shapes than subsets of the pushed series' label names.
+        for i in 0..20 {
+            let name = format!("l{i}");
+            cache.put_group(keyed_group(
+                10 + i,
+                &[("job", "a"), (name.as_str(), "v")],
+                &[],
+            ));
+        }
+        cache.put_group(keyed_group(1, &[("job", "a"), ("instance", "x")], &[]));
+        assert_eq!(cache.name("m").unwrap().key_shapes.len(), 21);
+        let pushed = keyed_group(2, &[("job", "a")], &[("instance", "x")]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+        let pushed = keyed_group(3, &[("job", "a")], &[("instance", "y")]);
+        assert!(check_group(&cache, &pushed).is_empty());
+        // And a series carrying one of the other shapes' keys.
+        let pushed = keyed_group(4, &[("job", "a")], &[("l7", "v")]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
     }
 
     #[test]
@@ -339,13 +500,7 @@ mod tests {
             "a",
             family("pushgateway_build_info", MetricType::Counter, &[]),
         );
-        let errors = check_push(
-            &Cache::new(),
-            None,
-            b"k",
-            &fams,
-            &["pushgateway_build_info"],
-        );
+        let errors = check_push(&Cache::new(), b"k", &fams, &["pushgateway_build_info"]);
         assert_eq!(
             errors,
             ["gathered metric family pushgateway_build_info has type COUNTER but should have GAUGE"]
@@ -356,7 +511,7 @@ mod tests {
     fn a_count_metric_collides_with_a_summary_of_its_stem() {
         let cache = cache_with("a", 1, family("s", MetricType::Summary, &[]));
         let fams = prepared("b", family("s_count", MetricType::Untyped, &[]));
-        let errors = check_push(&cache, None, &key("b").upstream_key(), &fams, &["s_count"]);
+        let errors = check_push(&cache, &key("b").upstream_key(), &fams, &["s_count"]);
         assert_eq!(
             errors,
             ["collected metric named \"s_count\" collides with previously collected summary named \"s\""]

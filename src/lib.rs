@@ -23,7 +23,8 @@
 //! * [`cache`]: the in-memory copy of every group, indexed by group and by metric name.
 //! * [`consistency`]: would the store still expose valid metrics after this push?
 //! * [`store`]: all SQL (groups, families, history, pruning); migrations in `migrations/`.
-//! * [`exposition`]: `/metrics` in text, protobuf and OpenMetrics, rendered from the cache.
+//! * [`exposition`]: `/metrics` in text, protobuf and OpenMetrics, laid out from the cache;
+//!   gzip in segments kept from scrape to scrape.
 //!
 //! **Service**:
 //! * [`gateway`]: the one way into the store: plan, check, commit, update the cache.
@@ -47,7 +48,9 @@
 //!     ─► writer lock ─► plan::plan_push against the cached group ─► consistency::check_push
 //!     ─► store: BEGIN IMMEDIATE … group row, family rows, history record … COMMIT
 //!     ─► cache.put_group ─► unlock ─► 200
-//! GET P/metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
+//! GET P/metrics ─► routes::metrics ─► exposition::Snapshot::take(cache)   (Arcs, read lock)
+//!   ─► exposition::pieces(snapshot, own metrics) ─► body: the pieces as they are,
+//!      or exposition::gzip (segments kept while their pieces stay the same)
 //! GET P/api/v1/… ─► routes::api_v1 ─► api::metrics_document(cache) | gateway.history ─► JSON
 //! GET P/ ─► routes::status ─► status_page::StatusPage(cache) ─► askama ─► HTML
 //! start-up ─► store::open (PRAGMAs, migrations) ─► bind (only /-/healthy 200, the rest 503)

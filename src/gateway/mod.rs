@@ -233,13 +233,7 @@ impl Gateway {
             .then(|| plan_push(key, stored.as_ref(), method, prepared, now_ns));
         if let Some(plan) = &plan {
             let changed: Vec<&str> = plan.changed.iter().map(String::as_str).collect();
-            errors = check_push(
-                &self.cache(),
-                stored.as_ref().map(|g| g.id),
-                &key_bytes,
-                &plan.after.families,
-                &changed,
-            );
+            errors = check_push(&self.cache(), &key_bytes, &plan.after.families, &changed);
         }
         let plan = match plan {
             Some(plan) if errors.is_empty() => plan,
@@ -298,7 +292,6 @@ impl Gateway {
         if plan.row == Row::New {
             let clash = check_push(
                 &self.cache(),
-                None,
                 &key.upstream_key(),
                 &plan.after.families,
                 &[PUSH_TIME, PUSH_FAILURE_TIME],
