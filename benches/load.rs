@@ -548,7 +548,7 @@ async fn throughput(table: &mut Table, rounds: usize, with_original: bool) {
 /// `/metrics`, single-push latency, `/metrics` text and gzip, memory after all that.
 async fn store(table: &mut Table, series: usize, rounds: usize, with_original: bool) {
     let groups = series / STORE_SERIES_PER_GROUP;
-    let size = if series >= 1_000_000 || series % 1000 != 0 {
+    let size = if series >= 1_000_000 || !series.is_multiple_of(1000) {
         format!("{series} series")
     } else {
         format!("{}k series", series / 1000)

@@ -32,7 +32,7 @@ const PARALLEL_FROM: usize = 1 << 20;
 /// The gzip segments of every format and escaping that scrapers asked for.
 #[derive(Debug, Default)]
 pub struct GzipCache {
-    variants: Mutex<HashMap<(Encoding, Escaping), Arc<Mutex<Segments>>>>,
+    variants: Mutex<HashMap<(Encoding, Escaping), Variant>>,
 }
 
 impl GzipCache {
@@ -60,6 +60,12 @@ impl GzipCache {
         segments.compress(pieces)
     }
 }
+
+/// One format's segments, locked while a scrape compresses.
+type Variant = Arc<Mutex<Segments>>;
+
+/// A compressed segment and the CRC of its bytes.
+type Deflated = io::Result<(Vec<u8>, Crc)>;
 
 /// The kept segments of one format, by the place of their first piece.
 #[derive(Debug)]
@@ -237,7 +243,7 @@ fn deflate_all(
     }
     // Deal the segments out to the threads, each taking the next one free.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, io::Result<(Vec<u8>, Crc)>)>> = std::thread::scope(|scope| {
+    let results: Vec<Vec<(usize, Deflated)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -256,7 +262,7 @@ fn deflate_all(
             .map(|w| w.join().unwrap_or_default())
             .collect()
     });
-    let mut ordered: Vec<Option<io::Result<(Vec<u8>, Crc)>>> = which.iter().map(|_| None).collect();
+    let mut ordered: Vec<Option<Deflated>> = which.iter().map(|_| None).collect();
     for (k, result) in results.into_iter().flatten() {
         ordered[k] = Some(result);
     }
@@ -268,7 +274,7 @@ fn deflate_all(
 
 /// One segment as raw deflate at the default level, ending in a sync flush (byte-aligned,
 /// not final), and the CRC of its bytes.
-fn deflate(pieces: &[Piece]) -> io::Result<(Vec<u8>, Crc)> {
+fn deflate(pieces: &[Piece]) -> Deflated {
     let size: usize = pieces.iter().map(|p| p.bytes().len()).sum();
     let mut compress = Compress::new(Compression::default(), false);
     let mut out = Vec::with_capacity(size / 8 + 64);
