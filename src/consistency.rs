@@ -1,6 +1,7 @@
 //! The consistency check of a push: would the store, with this push applied, still expose
 //! valid metrics? Upstream gathers its whole store for every push; here the check looks only at
-//! the metric names the push touches, through the cache's by-name index, so its cost follows
+//! the metric names the push touches, through the cache's by-name index, and for duplicate
+//! series only at the groups whose grouping keys the pushed series carry, so its cost follows
 //! the pushed group's size. The messages are upstream's (client_golang's gatherer), so a
 //! client sees the same explanation.
 
@@ -146,20 +147,33 @@ pub fn check_push(
 /// series can only be another group's if it carries that group's key. For each key shape
 /// (label names) in use, the series' values of those names form the one key it could come
 /// from. A lookup costs the number of shapes in use for the name (usually one or two), or
-/// the subsets of the series' label names when those are fewer.
+/// the subsets of the series' label names when those are fewer; a group found costs a scan of
+/// its fingerprints, or a set of them once it was looked up [`SCANS`] times.
 struct OtherGroups<'a> {
     entry: &'a NameEntry,
     own_key: &'a [u8],
-    /// The series of the groups found so far, by key.
-    series: HashMap<Vec<u8>, HashSet<Signature>>,
+    /// The groups found so far, by key.
+    found: HashMap<Vec<u8>, Found<'a>>,
 }
+
+/// Another group's family of the name, as looked up for a check.
+struct Found<'a> {
+    family: Option<&'a FamilyData>,
+    lookups: usize,
+    /// Its series, once looked up often enough to be worth a set.
+    set: Option<HashSet<Signature>>,
+}
+
+/// Lookups in one family that scan its fingerprints before they are put in a set: a push whose
+/// few series fall in a large group costs a few scans, not a set of the group.
+const SCANS: usize = 8;
 
 impl<'a> OtherGroups<'a> {
     fn new(entry: &'a NameEntry, own_key: &'a [u8]) -> OtherGroups<'a> {
         OtherGroups {
             entry,
             own_key,
-            series: HashMap::new(),
+            found: HashMap::new(),
         }
     }
 
@@ -203,16 +217,22 @@ impl<'a> OtherGroups<'a> {
             return false;
         }
         let entry = self.entry;
-        self.series
-            .entry(key)
-            .or_insert_with_key(|key| {
-                entry
-                    .groups
-                    .get(&key[..])
-                    .map(|f| f.sigs.iter().copied().collect())
-                    .unwrap_or_default()
-            })
-            .contains(sig)
+        let found = self.found.entry(key).or_insert_with_key(|key| Found {
+            family: entry.groups.get(&key[..]).map(|f| &**f),
+            lookups: 0,
+            set: None,
+        });
+        let Some(family) = found.family else {
+            return false;
+        };
+        found.lookups += 1;
+        if found.set.is_none() && found.lookups > SCANS {
+            found.set = Some(family.sigs.iter().copied().collect());
+        }
+        match &found.set {
+            Some(set) => set.contains(sig),
+            None => family.sigs.contains(sig),
+        }
     }
 }
 
@@ -492,6 +512,41 @@ mod tests {
         // And a series carrying one of the other shapes' keys.
         let pushed = keyed_group(4, &[("job", "a")], &[("l7", "v")]);
         assert_eq!(check_group(&cache, &pushed).len(), 1);
+    }
+
+    #[test]
+    fn every_clashing_series_of_a_large_push_is_reported() {
+        // More clashes with one group than it is scanned for before its series go in a set.
+        let series = |key: &GroupingKey, body: &[(&str, &str)]| {
+            let mut f = family("m", MetricType::Gauge, body);
+            f.metric = (0..3 * SCANS)
+                .map(|i| {
+                    let mut m = f.metric[0].clone();
+                    m.label.push(LabelPair::new("s", i.to_string()));
+                    m
+                })
+                .collect();
+            sanitize(&mut f, key);
+            BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))])
+        };
+        let stored = GroupingKey::from_labels([
+            ("job".to_string(), "a".to_string()),
+            ("instance".to_string(), "x".to_string()),
+        ])
+        .unwrap();
+        let mut cache = Cache::new();
+        cache.put_group(Group {
+            id: 1,
+            key_bytes: stored.upstream_key().into(),
+            families: series(&stored, &[]),
+            key: stored,
+            last_push_ns: 1,
+            last_failure_ns: 0,
+            created_ns: 1,
+        });
+        let pushed = series(&key("a"), &[("instance", "x")]);
+        let errors = check_push(&cache, &key("a").upstream_key(), &pushed, &["m"]);
+        assert_eq!(errors.len(), 3 * SCANS, "{errors:?}");
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub fn sanitize(family: &mut MetricFamily, key: &GroupingKey) {
 }
 
 /// A 128-bit fingerprint of a label set. Two 64-bit halves rather than a `u128`, whose
-/// 16-byte alignment would pad every entry of the cache's by-name index from 24 to 32 bytes.
+/// 16-byte alignment would pad the sets the consistency check builds of them.
 pub type Signature = [u64; 2];
 
 /// The fingerprint of a sorted label set; equal label sets give equal fingerprints.
