@@ -115,9 +115,18 @@ pub fn check_push(
             }
             continue;
         }
+        // With only the pushed group's key shape in use, every series projects onto its own
+        // key: no other group can have it, and nothing needs decoding.
         let mut others = cache
             .name(name)
             .filter(|_| existing.is_some())
+            .filter(|entry| {
+                let own = key_names(key_bytes);
+                entry
+                    .key_shapes
+                    .keys()
+                    .any(|shape| !shape.iter().map(String::as_bytes).eq(own.iter().copied()))
+            })
             .map(|entry| OtherGroups::new(entry, key_bytes));
         let mut seen = HashSet::with_capacity(family.sigs.len());
         for (i, sig) in family.sigs.iter().enumerate() {
@@ -139,6 +148,12 @@ pub fn check_push(
         errors.extend(suffix_collisions(name, family.mtype, &type_of));
     }
     errors
+}
+
+/// The label names of an upstream grouping key (`name 0xFF value 0xFF name ...`; 0xFF is never
+/// part of a UTF-8 name or value).
+fn key_names(key_bytes: &[u8]) -> Vec<&[u8]> {
+    key_bytes.split(|&b| b == 0xFF).step_by(2).collect()
 }
 
 /// The other groups' families of one name, looked up by the grouping keys a series carries.
