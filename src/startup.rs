@@ -119,7 +119,7 @@ impl Application {
         })
         .shutdown_timeout(30)
         // Blocking work (pushes, renders) is serialised by the writer lock or short; a small
-        // pool keeps threads, and glibc's per-thread malloc arenas, few.
+        // pool keeps threads, and the allocator's per-thread caches, few.
         .worker_max_blocking_threads(8);
         for (listener, addr) in listeners.into_iter().zip(&addrs) {
             let listening = match &tls {
