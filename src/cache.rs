@@ -4,12 +4,15 @@
 //! thread right after a COMMIT, a whole batch at once, so the cache sees changes in commit
 //! order.
 //! Families are indexed by metric name as well as by group, so that the consistency check of a
-//! push costs time in proportion to the pushed group, not to the whole store.
+//! push costs time in proportion to the pushed group, not to the whole store. Series are not
+//! indexed one by one (at 500k series such an index would be a fifth of the gateway's memory):
+//! a series can only clash with a group whose grouping key it carries, so the check finds
+//! those groups by the label names of the keys in use ([`NameEntry::key_shapes`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::family::{FamilyData, Signature};
+use crate::family::FamilyData;
 use crate::grouping_key::GroupingKey;
 use crate::proto::MetricType;
 
@@ -49,8 +52,10 @@ pub struct NameEntry {
     pub mtype: MetricType,
     /// The families, in group order.
     pub groups: BTreeMap<GroupKeyBytes, Arc<FamilyData>>,
-    /// Which group owns each series (label-set fingerprint), to find duplicates.
-    pub series: HashMap<Signature, i64>,
+    /// The label names (sorted) of those groups' grouping keys, with the number of groups
+    /// keyed by each: a series that has all the names of one, with its values, can only
+    /// clash with the group of that key.
+    pub key_shapes: HashMap<Box<[String]>, usize>,
 }
 
 /// All groups, by grouping key and by metric name.
@@ -100,8 +105,9 @@ impl Cache {
     /// Puts a group in place of the one with the same key (if any).
     pub fn put_group(&mut self, group: Group) {
         self.remove_group(&group.key_bytes);
+        let shape = key_shape(&group);
         for family in group.families.values() {
-            self.index_family(&group.key_bytes, group.id, family);
+            self.index_family(&group.key_bytes, &shape, family);
         }
         self.groups.insert(group.key_bytes.clone(), group);
     }
@@ -109,39 +115,46 @@ impl Cache {
     /// Removes a group and its families.
     pub fn remove_group(&mut self, key_bytes: &[u8]) -> Option<Group> {
         let group = self.groups.remove(key_bytes)?;
+        let shape = key_shape(&group);
         for family in group.families.values() {
-            self.unindex_family(&group.key_bytes, group.id, family);
+            self.unindex_family(&group.key_bytes, &shape, family);
         }
         Some(group)
     }
 
-    fn index_family(&mut self, key: &GroupKeyBytes, group_id: i64, family: &Arc<FamilyData>) {
+    fn index_family(&mut self, key: &GroupKeyBytes, shape: &[String], family: &Arc<FamilyData>) {
         let entry = self
             .names
             .entry(family.name.clone())
             .or_insert_with(|| NameEntry {
                 mtype: family.mtype,
                 groups: BTreeMap::new(),
-                series: HashMap::new(),
+                key_shapes: HashMap::new(),
             });
         if entry.groups.is_empty() {
             entry.mtype = family.mtype;
         }
-        entry.groups.insert(key.clone(), family.clone());
-        for sig in family.sigs.iter() {
-            entry.series.insert(*sig, group_id);
+        if entry.groups.insert(key.clone(), family.clone()).is_none() {
+            match entry.key_shapes.get_mut(shape) {
+                Some(count) => *count += 1,
+                None => {
+                    entry.key_shapes.insert(shape.into(), 1);
+                }
+            }
         }
         self.series += family.series();
     }
 
-    fn unindex_family(&mut self, key: &[u8], group_id: i64, family: &FamilyData) {
+    fn unindex_family(&mut self, key: &[u8], shape: &[String], family: &FamilyData) {
         let Some(entry) = self.names.get_mut(&family.name) else {
             return;
         };
-        entry.groups.remove(key);
-        for sig in family.sigs.iter() {
-            if entry.series.get(sig) == Some(&group_id) {
-                entry.series.remove(sig);
+        if entry.groups.remove(key).is_some() {
+            if let Some(count) = entry.key_shapes.get_mut(shape) {
+                *count -= 1;
+                if *count == 0 {
+                    entry.key_shapes.remove(shape);
+                }
             }
         }
         if entry.groups.is_empty() {
@@ -149,6 +162,12 @@ impl Cache {
         }
         self.series -= family.series();
     }
+}
+
+/// The label names of a group's grouping key (which keeps them sorted).
+/// The label names of a group's grouping key, in key order: its shape.
+pub(crate) fn key_shape(group: &Group) -> Vec<String> {
+    group.key.labels().iter().map(|(n, _)| n.clone()).collect()
 }
 
 #[cfg(test)]
@@ -177,7 +196,8 @@ mod tests {
         cache.put_group(group(2, "b"));
         let entry = cache.name(PUSH_TIME).unwrap();
         assert_eq!(entry.groups.len(), 2);
-        assert_eq!(entry.series.len(), 2);
+        let job = Box::from(["job".to_string()]);
+        assert_eq!(entry.key_shapes, HashMap::from([(job, 2)]));
         assert_eq!(cache.series_count(), 2);
     }
 
@@ -186,7 +206,15 @@ mod tests {
         let mut cache = Cache::new();
         cache.put_group(group(1, "a"));
         cache.put_group(group(1, "a"));
-        assert_eq!(cache.name(PUSH_TIME).unwrap().series.len(), 1);
+        assert_eq!(
+            cache
+                .name(PUSH_TIME)
+                .unwrap()
+                .key_shapes
+                .values()
+                .sum::<usize>(),
+            1
+        );
         assert_eq!(cache.series_count(), 1);
         let key = group(1, "a").key_bytes;
         assert!(cache.remove_group(&key).is_some());

@@ -1,18 +1,20 @@
 //! The consistency check of a push: would the store, with this push applied, still expose
 //! valid metrics? Upstream gathers its whole store for every push; here the check looks only at
-//! the metric names the push touches, through the cache's by-name index, so its cost follows
+//! the metric names the push touches, through the cache's by-name index, and for duplicate
+//! series only at the groups whose grouping keys the pushed series carry, so its cost follows
 //! the pushed group's size. The messages are upstream's (client_golang's gatherer), so a
 //! client sees the same explanation.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::cache::Cache;
 use crate::family::{FamilyData, Signature};
 use crate::go_strconv::{format_float, quote};
+use crate::grouping_key::upstream_key_for;
 use crate::metrics::names::own_type;
-use crate::proto::{Metric, MetricFamily, MetricType};
+use crate::proto::{LabelPair, Metric, MetricFamily, MetricType};
 
 /// Checks one sanitised family on its own: label names, duplicate label names, reserved
 /// labels of summaries and histograms, and that each metric holds a value of the family's type.
@@ -75,9 +77,11 @@ pub trait StoreView {
     /// The type of the family `name` in the groups other than the one with `key_bytes`;
     /// `None` when no other group has a family of that name.
     fn type_elsewhere(&self, name: &str, key_bytes: &[u8]) -> Option<MetricType>;
-    /// For each of `sigs`, the row id of the group whose family `name` holds that series,
-    /// if any does.
-    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>>;
+    /// The grouping-key shapes (sorted label names) of the groups with a family `name`. A
+    /// shape no group uses any more may be among them: it only costs a lookup.
+    fn key_shapes(&self, name: &str) -> Vec<Box<[String]>>;
+    /// The family `name` of the group with `key_bytes`, if that group has one.
+    fn family(&self, name: &str, key_bytes: &[u8]) -> Option<&FamilyData>;
 }
 
 impl StoreView for Cache {
@@ -87,22 +91,24 @@ impl StoreView for Cache {
         elsewhere.then_some(entry.mtype)
     }
 
-    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>> {
-        match self.name(name) {
-            Some(entry) => sigs.iter().map(|s| entry.series.get(s).copied()).collect(),
-            None => vec![None; sigs.len()],
-        }
+    fn key_shapes(&self, name: &str) -> Vec<Box<[String]>> {
+        self.name(name)
+            .map(|entry| entry.key_shapes.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn family(&self, name: &str, key_bytes: &[u8]) -> Option<&FamilyData> {
+        self.name(name)?.groups.get(key_bytes).map(|f| &**f)
     }
 }
 
 /// Checks the families a push changes against every other group and the gateway's own
 /// metrics: type clashes, duplicate series, and `_count`/`_sum`/`_bucket` name collisions.
 ///
-/// `group_id` is the pushed group's row id (`None` for a group that does not exist yet) and
-/// `families` its complete set of families as they would be after the push.
+/// `key_bytes` is the pushed group's upstream key and `families` its complete set of
+/// families as they would be after the push.
 pub fn check_push(
     store: &impl StoreView,
-    group_id: Option<i64>,
     key_bytes: &[u8],
     families: &BTreeMap<String, Arc<FamilyData>>,
     changed: &[&str],
@@ -130,19 +136,34 @@ pub fn check_push(
         }
         let existing = others_type(name);
         let decoded = std::cell::OnceCell::new();
-        let metrics = || decoded.get_or_init(|| family.decode()).metric.clone();
+        let metrics = || &decoded.get_or_init(|| family.decode()).metric;
         if let Some(existing) = existing.filter(|t| *t != family.mtype) {
             for metric in metrics() {
-                errors.push(not_a(name, &metric, existing));
+                errors.push(not_a(name, metric, existing));
             }
             continue;
         }
-        let repeated = repeated(&family.sigs);
-        let owners = store.series_owners(name, &family.sigs);
-        for (i, owner) in owners.into_iter().enumerate() {
-            let owned_elsewhere = owner.is_some_and(|owner| Some(owner) != group_id);
-            if repeated[i] || owned_elsewhere {
-                let metric = metrics().into_iter().nth(i).unwrap_or_default();
+        // With only the pushed group's key shape in use, every series projects onto its own
+        // key: no other group can have it, and nothing needs decoding.
+        let mut others = existing
+            .map(|_| store.key_shapes(name))
+            .filter(|shapes| {
+                let own = key_names(key_bytes);
+                shapes
+                    .iter()
+                    .any(|shape| !shape.iter().map(String::as_bytes).eq(own.iter().copied()))
+            })
+            .map(|shapes| OtherGroups::new(store, name, shapes, key_bytes));
+        let mut seen = HashSet::with_capacity(family.sigs.len());
+        for (i, sig) in family.sigs.iter().enumerate() {
+            let duplicate = !seen.insert(*sig)
+                || others.as_mut().is_some_and(|o| {
+                    metrics()
+                        .get(i)
+                        .is_some_and(|m| o.have_series(&m.label, sig))
+                });
+            if duplicate {
+                let metric = metrics().get(i).cloned().unwrap_or_default();
                 errors.push(format!(
                     "collected metric {} {} was collected before with the same name and label values",
                     quote(name),
@@ -155,18 +176,114 @@ pub fn check_push(
     errors
 }
 
-/// For each series, whether an earlier one of the same family has the same labels. By sorting,
-/// not hashing: the signatures are hashes already.
-fn repeated(sigs: &[Signature]) -> Vec<bool> {
-    let mut order: Vec<usize> = (0..sigs.len()).collect();
-    order.sort_unstable_by_key(|&i| (sigs[i], i));
-    let mut repeated = vec![false; sigs.len()];
-    for pair in order.windows(2) {
-        if sigs[pair[0]] == sigs[pair[1]] {
-            repeated[pair[1]] = true;
+/// The label names of an upstream grouping key (`name 0xFF value 0xFF name ...`; 0xFF is never
+/// part of a UTF-8 name or value).
+fn key_names(key_bytes: &[u8]) -> Vec<&[u8]> {
+    key_bytes.split(|&b| b == 0xFF).step_by(2).collect()
+}
+
+/// The other groups' families of one name, looked up by the grouping keys a series carries.
+///
+/// Every series of a group carries the group's grouping labels with their values, so a
+/// series can only be another group's if it carries that group's key. For each key shape
+/// (label names) in use, the series' values of those names form the one key it could come
+/// from. A lookup costs the number of shapes in use for the name (usually one or two), or
+/// the subsets of the series' label names when those are fewer; a group found costs a scan of
+/// its fingerprints, or a set of them once it was looked up [`SCANS`] times.
+struct OtherGroups<'a, S> {
+    store: &'a S,
+    name: &'a str,
+    /// The key shapes in use for the name.
+    shapes: HashSet<Box<[String]>>,
+    own_key: &'a [u8],
+    /// The groups found so far, by key.
+    found: HashMap<Vec<u8>, Found<'a>>,
+}
+
+/// Another group's family of the name, as looked up for a check.
+struct Found<'a> {
+    family: Option<&'a FamilyData>,
+    lookups: usize,
+    /// Its series, once looked up often enough to be worth a set.
+    set: Option<HashSet<Signature>>,
+}
+
+/// Lookups in one family that scan its fingerprints before they are put in a set: a push whose
+/// few series fall in a large group costs a few scans, not a set of the group.
+const SCANS: usize = 8;
+
+impl<'a, S: StoreView> OtherGroups<'a, S> {
+    fn new(
+        store: &'a S,
+        name: &'a str,
+        shapes: Vec<Box<[String]>>,
+        own_key: &'a [u8],
+    ) -> OtherGroups<'a, S> {
+        OtherGroups {
+            store,
+            name,
+            shapes: shapes.into_iter().collect(),
+            own_key,
+            found: HashMap::new(),
         }
     }
-    repeated
+
+    /// Whether another group has the series with these labels (sorted by name) and
+    /// fingerprint.
+    fn have_series(&mut self, labels: &[LabelPair], sig: &Signature) -> bool {
+        let shapes = self.shapes.len();
+        if labels.len() < usize::BITS as usize && (1usize << labels.len()) < shapes {
+            // Fewer subsets of the series' label names than shapes in use.
+            (1usize..1 << labels.len()).any(|bits| {
+                let subset: Vec<String> = labels
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| bits & (1 << i) != 0)
+                    .map(|(_, l)| l.name().to_string())
+                    .collect();
+                self.shapes.contains(subset.as_slice()) && self.in_group(labels, &subset, sig)
+            })
+        } else {
+            // Taken out while `in_group` borrows the rest mutably; put back below.
+            let shapes = std::mem::take(&mut self.shapes);
+            let hit = shapes.iter().any(|shape| self.in_group(labels, shape, sig));
+            self.shapes = shapes;
+            hit
+        }
+    }
+
+    /// Whether the group keyed by the series' values of `shape` (if it has them all, and the
+    /// group is another one) has the series.
+    fn in_group(&mut self, labels: &[LabelPair], shape: &[String], sig: &Signature) -> bool {
+        let mut pairs = Vec::with_capacity(shape.len());
+        for name in shape {
+            match labels.iter().find(|l| l.name() == name) {
+                Some(l) => pairs.push((name.as_str(), l.value())),
+                None => return false,
+            }
+        }
+        let key = upstream_key_for(pairs);
+        if key == self.own_key {
+            return false;
+        }
+        let (store, name) = (self.store, self.name);
+        let found = self.found.entry(key).or_insert_with_key(|key| Found {
+            family: store.family(name, key),
+            lookups: 0,
+            set: None,
+        });
+        let Some(family) = found.family else {
+            return false;
+        };
+        found.lookups += 1;
+        if found.set.is_none() && found.lookups > SCANS {
+            found.set = Some(family.sigs.iter().copied().collect());
+        }
+        match &found.set {
+            Some(set) => set.contains(sig),
+            None => family.sigs.contains(sig),
+        }
+    }
 }
 
 /// Upstream's rule that a summary or histogram `x` and a metric named `x_count`, `x_sum`
@@ -339,7 +456,7 @@ mod tests {
     fn a_type_clash_with_another_group_is_reported_per_metric() {
         let cache = cache_with("a", 1, family("m", MetricType::Gauge, &[]));
         let fams = prepared("b", family("m", MetricType::Untyped, &[]));
-        let errors = check_push(&cache, None, &key("b").upstream_key(), &fams, &["m"]);
+        let errors = check_push(&cache, &key("b").upstream_key(), &fams, &["m"]);
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].starts_with("collected metric \"m\" {"),
@@ -353,7 +470,7 @@ mod tests {
     fn the_same_group_may_change_a_family_type() {
         let cache = cache_with("a", 1, family("m", MetricType::Gauge, &[]));
         let fams = prepared("a", family("m", MetricType::Untyped, &[]));
-        assert!(check_push(&cache, Some(1), &key("a").upstream_key(), &fams, &["m"]).is_empty());
+        assert!(check_push(&cache, &key("a").upstream_key(), &fams, &["m"]).is_empty());
     }
 
     #[test]
@@ -363,20 +480,123 @@ mod tests {
         let mut f = family("m", MetricType::Gauge, &[("instance", "x")]);
         sanitize(&mut f, &key("a"));
         let fams = BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))]);
-        let errors = check_push(&cache, Some(2), b"other", &fams, &["m"]);
+        let errors = check_push(&cache, b"other", &fams, &["m"]);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].ends_with("was collected before with the same name and label values"));
     }
 
+    /// A group keyed by `labels` with one gauge `m` of one metric labelled `body`.
+    fn keyed_group(id: i64, labels: &[(&str, &str)], body: &[(&str, &str)]) -> Group {
+        let k =
+            GroupingKey::from_labels(labels.iter().map(|(n, v)| (n.to_string(), v.to_string())))
+                .unwrap();
+        let mut f = family("m", MetricType::Gauge, body);
+        sanitize(&mut f, &k);
+        Group {
+            id,
+            key_bytes: k.upstream_key().into(),
+            families: BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))]),
+            key: k,
+            last_push_ns: 1,
+            last_failure_ns: 0,
+            created_ns: 1,
+        }
+    }
+
+    /// Checks pushing `group` (as it would be after the push) against `cache`.
+    fn check_group(cache: &Cache, group: &Group) -> Vec<String> {
+        check_push(cache, &group.key_bytes, &group.families, &["m"])
+    }
+
     #[test]
-    fn each_repetition_of_a_series_within_a_family_is_a_duplicate() {
-        let sigs = [[1, 1], [2, 2], [1, 1], [3, 3], [1, 1], [2, 2]];
-        assert_eq!(
-            repeated(&sigs),
-            [false, false, true, false, true, true],
-            "the first of each label set stands, later ones are repeats"
-        );
-        assert!(repeated(&[]).is_empty());
+    fn a_group_whose_key_the_series_carries_owns_it() {
+        let mut cache = Cache::new();
+        cache.put_group(keyed_group(1, &[("job", "a"), ("instance", "x")], &[]));
+        // {job="a"} pushing instance="x" in the body, and the other way round.
+        let pushed = keyed_group(2, &[("job", "a")], &[("instance", "x")]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+        let mut cache = Cache::new();
+        cache.put_group(keyed_group(2, &[("job", "a")], &[("instance", "x")]));
+        let pushed = keyed_group(1, &[("job", "a"), ("instance", "x")], &[]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+        // Another instance is another series.
+        let pushed = keyed_group(3, &[("job", "a"), ("instance", "y")], &[]);
+        assert!(check_group(&cache, &pushed).is_empty());
+    }
+
+    #[test]
+    fn an_empty_key_label_and_an_absent_one_expose_the_same_series() {
+        let mut cache = Cache::new();
+        cache.put_group(keyed_group(1, &[("job", "a"), ("instance", "")], &[]));
+        let pushed = keyed_group(2, &[("job", "a")], &[]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+    }
+
+    #[test]
+    fn a_group_may_push_its_own_series_again() {
+        let mut cache = Cache::new();
+        let group = keyed_group(1, &[("job", "a")], &[("zone", "z")]);
+        cache.put_group(group.clone());
+        cache.put_group(keyed_group(2, &[("job", "b")], &[("zone", "z")]));
+        assert!(check_group(&cache, &group).is_empty());
+    }
+
+    #[test]
+    fn clashes_are_found_when_many_key_shapes_are_in_use() {
+        let mut cache = Cache::new();
+        // More key shapes than subsets of the pushed series' label names.
+        for i in 0..20 {
+            let name = format!("l{i}");
+            cache.put_group(keyed_group(
+                10 + i,
+                &[("job", "a"), (name.as_str(), "v")],
+                &[],
+            ));
+        }
+        cache.put_group(keyed_group(1, &[("job", "a"), ("instance", "x")], &[]));
+        assert_eq!(cache.name("m").unwrap().key_shapes.len(), 21);
+        let pushed = keyed_group(2, &[("job", "a")], &[("instance", "x")]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+        let pushed = keyed_group(3, &[("job", "a")], &[("instance", "y")]);
+        assert!(check_group(&cache, &pushed).is_empty());
+        // And a series carrying one of the other shapes' keys.
+        let pushed = keyed_group(4, &[("job", "a")], &[("l7", "v")]);
+        assert_eq!(check_group(&cache, &pushed).len(), 1);
+    }
+
+    #[test]
+    fn every_clashing_series_of_a_large_push_is_reported() {
+        // More clashes with one group than it is scanned for before its series go in a set.
+        let series = |key: &GroupingKey, body: &[(&str, &str)]| {
+            let mut f = family("m", MetricType::Gauge, body);
+            f.metric = (0..3 * SCANS)
+                .map(|i| {
+                    let mut m = f.metric[0].clone();
+                    m.label.push(LabelPair::new("s", i.to_string()));
+                    m
+                })
+                .collect();
+            sanitize(&mut f, key);
+            BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))])
+        };
+        let stored = GroupingKey::from_labels([
+            ("job".to_string(), "a".to_string()),
+            ("instance".to_string(), "x".to_string()),
+        ])
+        .unwrap();
+        let mut cache = Cache::new();
+        cache.put_group(Group {
+            id: 1,
+            key_bytes: stored.upstream_key().into(),
+            families: series(&stored, &[]),
+            key: stored,
+            last_push_ns: 1,
+            last_failure_ns: 0,
+            created_ns: 1,
+        });
+        let pushed = series(&key("a"), &[("instance", "x")]);
+        let errors = check_push(&cache, &key("a").upstream_key(), &pushed, &["m"]);
+        assert_eq!(errors.len(), 3 * SCANS, "{errors:?}");
     }
 
     #[test]
@@ -385,13 +605,7 @@ mod tests {
             "a",
             family("pushgateway_build_info", MetricType::Counter, &[]),
         );
-        let errors = check_push(
-            &Cache::new(),
-            None,
-            b"k",
-            &fams,
-            &["pushgateway_build_info"],
-        );
+        let errors = check_push(&Cache::new(), b"k", &fams, &["pushgateway_build_info"]);
         assert_eq!(
             errors,
             ["gathered metric family pushgateway_build_info has type COUNTER but should have GAUGE"]
@@ -402,7 +616,7 @@ mod tests {
     fn a_count_metric_collides_with_a_summary_of_its_stem() {
         let cache = cache_with("a", 1, family("s", MetricType::Summary, &[]));
         let fams = prepared("b", family("s_count", MetricType::Untyped, &[]));
-        let errors = check_push(&cache, None, &key("b").upstream_key(), &fams, &["s_count"]);
+        let errors = check_push(&cache, &key("b").upstream_key(), &fams, &["s_count"]);
         assert_eq!(
             errors,
             ["collected metric named \"s_count\" collides with previously collected summary named \"s\""]

@@ -324,7 +324,9 @@ fn escape_text(out: &mut String, s: &str) {
 }
 
 /// Upstream's `groupingKeyFor`: names in byte order, `name 0xFF value`, pairs joined by 0xFF.
-fn upstream_key_for<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+pub(crate) fn upstream_key_for<'a>(
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<u8> {
     let mut sorted: Vec<(&str, &str)> = labels.into_iter().collect();
     sorted.sort_unstable();
     let mut out = Vec::new();

@@ -24,7 +24,7 @@
 //! * [`consistency`]: would the store still expose valid metrics after this push?
 //! * [`store`]: all SQL (groups, families, history, pruning); migrations in `migrations/`.
 //! * [`exposition`]: `/metrics` in text, protobuf and (with `--web.enable-openmetrics`)
-//!   OpenMetrics, rendered from the cache.
+//!   OpenMetrics, laid out from the cache; gzip in segments kept from scrape to scrape.
 //!
 //! **Service**:
 //! * [`gateway`]: the one way into the store: plan, check, commit, update the cache.
@@ -51,7 +51,9 @@
 //!        BEGIN IMMEDIATE; per queued change, in its own SAVEPOINT: plan::plan_push against
 //!        the group as the batch left it ─► consistency::check_push ─► group row, family
 //!        rows, history record; COMMIT ─► cache updated for the whole batch ─► 200
-//! GET P/metrics ─► routes::metrics ─► exposition::render(cache, own metrics) ─► body
+//! GET P/metrics ─► routes::metrics ─► exposition::Snapshot::take(cache)   (Arcs, read lock)
+//!   ─► exposition::pieces(snapshot, own metrics) ─► body: the pieces as they are,
+//!      or exposition::gzip (segments kept while their pieces stay the same)
 //! GET P/api/v1/… ─► routes::api_v1 ─► api::metrics_document(cache) | gateway.history ─► JSON
 //! GET P/ ─► routes::status ─► status_page::StatusPage(cache) ─► askama ─► HTML
 //! start-up ─► store::open (PRAGMAs, migrations) ─► bind (only /-/healthy 200, the rest 503)

@@ -53,7 +53,7 @@ pub fn is_legacy_label_name(name: &str) -> bool {
 
 /// How names that are not valid legacy names are written in exposition (`escaping=` in
 /// Content-Type/Accept, Prometheus `model.EscapingScheme`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Escaping {
     /// Names are written as they are, quoted where the format needs it (`allow-utf-8`).
     AllowUtf8,

@@ -118,9 +118,9 @@ impl Application {
                 .default_service(web::to(serve))
         })
         .shutdown_timeout(30)
-        // Blocking work (preparing pushes, renders) is short, and commits run on the writer
-        // thread, not here; a small pool keeps threads, and glibc's per-thread malloc arenas,
-        // few.
+        // Blocking work (preparing large pushes, renders) is short, and commits run on the
+        // writer thread, not here; a small pool keeps threads, and the allocator's per-thread
+        // caches, few.
         .worker_max_blocking_threads(8);
         for (listener, addr) in listeners.into_iter().zip(&addrs) {
             let listening = match &tls {

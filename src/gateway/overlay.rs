@@ -5,15 +5,14 @@
 //! applied to the cache in one step ([`Overlay::apply_to`]); a failed COMMIT drops it.
 //!
 //! It holds only what the batch changed (its groups share their families with the prepared
-//! pushes through `Arc`s), so its size follows the batch, not the store; its small by-name
-//! index is ordered maps (signatures are hashes already: hashing them again costs more than
-//! comparing them).
+//! pushes through `Arc`s), so its size follows the batch, not the store; a small by-name index
+//! keeps the changed groups' family types.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use crate::cache::{Cache, Group, GroupKeyBytes};
+use crate::cache::{key_shape, Cache, Group, GroupKeyBytes};
 use crate::consistency::StoreView;
-use crate::family::Signature;
+use crate::family::FamilyData;
 use crate::proto::MetricType;
 
 /// The groups changed by the batch so far.
@@ -21,8 +20,6 @@ use crate::proto::MetricType;
 pub(crate) struct Overlay {
     /// Each changed group as it is now (`None`: deleted).
     groups: HashMap<GroupKeyBytes, Option<Group>>,
-    /// Row ids of the cache's groups that `groups` replaces or deletes.
-    hidden: BTreeSet<i64>,
     /// A wipe in the batch: none of the cache's groups exist any more.
     wiped: bool,
     /// The changed groups' families by metric name, as the cache indexes its own.
@@ -38,8 +35,6 @@ pub(crate) struct Overlay {
 struct NameIndex {
     /// Their type, by group.
     groups: BTreeMap<GroupKeyBytes, MetricType>,
-    /// Which changed group holds each series.
-    series: BTreeMap<Signature, i64>,
 }
 
 impl Overlay {
@@ -63,9 +58,6 @@ impl Overlay {
         for family in group.families.values() {
             let index = self.names.entry(family.name.clone()).or_default();
             index.groups.insert(key.clone(), family.mtype);
-            for sig in family.sigs.iter() {
-                index.series.insert(*sig, group.id);
-            }
         }
         self.group_delta += 1 - groups;
         self.series_delta += group.series() as isize - series;
@@ -96,9 +88,6 @@ impl Overlay {
             None if self.wiped => None,
             None => {
                 let stored = cache.group(key);
-                if let Some(g) = stored {
-                    self.hidden.insert(g.id);
-                }
                 return stored.map_or((0, 0), |g| (1, g.series() as isize));
             }
         };
@@ -110,11 +99,6 @@ impl Overlay {
                 continue;
             };
             index.groups.remove(key);
-            for sig in family.sigs.iter() {
-                if index.series.get(sig) == Some(&previous.id) {
-                    index.series.remove(sig);
-                }
-            }
             if index.groups.is_empty() {
                 self.names.remove(&family.name);
             }
@@ -201,21 +185,27 @@ impl StoreView for View<'_> {
         elsewhere.then_some(entry.mtype)
     }
 
-    fn series_owners(&self, name: &str, sigs: &[Signature]) -> Vec<Option<i64>> {
-        let changed = self.overlay.names.get(name);
-        let mut owners = if self.overlay.wiped {
-            vec![None; sigs.len()]
+    fn key_shapes(&self, name: &str) -> Vec<Box<[String]>> {
+        let mut shapes = if self.overlay.wiped {
+            Vec::new()
         } else {
-            self.cache.series_owners(name, sigs)
+            self.cache.key_shapes(name)
         };
-        for (owner, sig) in owners.iter_mut().zip(sigs) {
-            if let Some(id) = changed.and_then(|index| index.series.get(sig)) {
-                *owner = Some(*id);
-            } else if owner.is_some_and(|id| self.overlay.hidden.contains(&id)) {
-                *owner = None;
+        if let Some(index) = self.overlay.names.get(name) {
+            for key in index.groups.keys() {
+                if let Some(Some(group)) = self.overlay.groups.get(key) {
+                    let shape: Box<[String]> = key_shape(group).into();
+                    if !shapes.contains(&shape) {
+                        shapes.push(shape);
+                    }
+                }
             }
         }
-        owners
+        shapes
+    }
+
+    fn family(&self, name: &str, key_bytes: &[u8]) -> Option<&FamilyData> {
+        self.group(key_bytes)?.families.get(name).map(|f| &**f)
     }
 }
 
@@ -236,6 +226,11 @@ mod tests {
 
     /// Group `job` with row id `id` and one family `name` of `mtype` with series `s="v"`.
     fn group(job: &str, id: i64, name: &str, mtype: MetricType, v: &str) -> Group {
+        keyed(key(job), id, name, mtype, v)
+    }
+
+    /// Like [`group`], for the group with `key`.
+    fn keyed(key: GroupingKey, id: i64, name: &str, mtype: MetricType, v: &str) -> Group {
         let mut metric = Metric {
             label: vec![LabelPair::new("s", v)],
             ..Default::default()
@@ -250,17 +245,17 @@ mod tests {
             metric: vec![metric],
             ..Default::default()
         };
-        sanitize(&mut family, &key(job));
+        sanitize(&mut family, &key);
         let mut families =
             BTreeMap::from([(name.to_string(), Arc::new(FamilyData::new(&family, 1)))]);
-        insert_timestamps(&mut families, &key(job), 1, 0, 1);
+        insert_timestamps(&mut families, &key, 1, 0, 1);
         GroupState {
             families,
             last_push_ns: 1,
             last_failure_ns: 0,
             created_ns: 1,
         }
-        .into_group(id, &key(job))
+        .into_group(id, &key)
     }
 
     fn kb(job: &str) -> GroupKeyBytes {
@@ -269,9 +264,8 @@ mod tests {
 
     /// The errors of checking `group` (its families all changed) against `view`.
     fn check(view: &View<'_>, group: &Group) -> Vec<String> {
-        let existing = view.group(&group.key_bytes).map(|g| g.id);
         let changed: Vec<&str> = group.families.keys().map(String::as_str).collect();
-        check_push(view, existing, &group.key_bytes, &group.families, &changed)
+        check_push(view, &group.key_bytes, &group.families, &changed)
     }
 
     #[test]
@@ -286,12 +280,13 @@ mod tests {
         let errors = check(&view, &group("b", 2, "m", MetricType::Untyped, "y"));
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].ends_with("is not a GAUGE"), "{errors:?}");
-        let mut same_series = group("b", 2, "m", MetricType::Gauge, "x");
-        // The body's `job` label would differ; give b's family a's series to make a duplicate.
-        same_series.families.insert(
-            "m".into(),
-            group("a", 1, "m", MetricType::Gauge, "x").families["m"].clone(),
-        );
+        // {job="a",instance=""} exposes a's series m{instance="",job="a",s="x"} too.
+        let empty_instance = GroupingKey::from_labels([
+            ("job".to_string(), "a".to_string()),
+            ("instance".to_string(), String::new()),
+        ])
+        .unwrap();
+        let same_series = keyed(empty_instance, 2, "m", MetricType::Gauge, "x");
         let errors = check(&view, &same_series);
         assert!(
             errors[0].ends_with("was collected before with the same name and label values"),
@@ -333,7 +328,7 @@ mod tests {
         assert!(view.group(&kb("b")).is_none() && view.group(&kb("c")).is_none());
         assert_eq!((view.group_count(), view.series_count()), (0, 0));
         assert!(check(&view, &group("c", 4, "m", MetricType::Untyped, "z")).is_empty());
-        assert_eq!(view.series_owners(PUSH_TIME, &[[0, 0]]), [None]);
+        assert!(view.family(PUSH_TIME, &kb("b")).is_none());
     }
 
     #[test]

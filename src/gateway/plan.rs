@@ -161,6 +161,9 @@ pub(crate) fn plan_failure(key: &GroupingKey, stored: Option<&Group>, now_ns: i6
         None => (Row::New, BTreeMap::new(), 0, now_ns),
     };
     insert_timestamps(&mut families, key, last_push_ns, now_ns, created_ns);
+    if let Some(g) = stored {
+        keep_unchanged_timestamps(&mut families, &g.families);
+    }
     FailurePlan {
         row,
         after: GroupState {
@@ -191,6 +194,21 @@ pub(crate) fn insert_timestamps(
             name.to_string(),
             Arc::new(timestamp_family(name, value_ns, key, recorded(value_ns))),
         );
+    }
+}
+
+/// Puts back the stored timestamp families whose value did not change, so that what is kept
+/// by a family's identity (the gzip segments of `/metrics`) stays valid.
+fn keep_unchanged_timestamps(
+    families: &mut BTreeMap<String, Arc<FamilyData>>,
+    stored: &BTreeMap<String, Arc<FamilyData>>,
+) {
+    for name in [PUSH_TIME, PUSH_FAILURE_TIME] {
+        if let (Some(new), Some(old)) = (families.get_mut(name), stored.get(name)) {
+            if new == old {
+                *new = old.clone();
+            }
+        }
     }
 }
 
@@ -344,6 +362,22 @@ mod tests {
         let mut expected = BTreeMap::new();
         insert_timestamps(&mut expected, &key(), 30, 0, 30);
         assert_eq!(plan.after.families, expected);
+    }
+
+    #[test]
+    fn an_unchanged_timestamp_family_is_the_stored_one_itself() {
+        let stored = stored();
+        for method in [PushMethod::Replace, PushMethod::Merge] {
+            let plan = plan_push(&key(), Some(&stored), method, vec![], push_time(30), 30);
+            let same = |name: &str| Arc::ptr_eq(&plan.after.families[name], &stored.families[name]);
+            assert!(same(PUSH_FAILURE_TIME), "{method:?}");
+            assert!(!same(PUSH_TIME), "{method:?}");
+        }
+        let plan = plan_failure(&key(), Some(&stored), 40);
+        assert!(Arc::ptr_eq(
+            &plan.after.families[PUSH_TIME],
+            &stored.families[PUSH_TIME]
+        ));
     }
 
     #[test]

@@ -125,11 +125,7 @@ impl Change {
         const RECORD: usize = 256;
         match self {
             Change::Push(p) => {
-                let families: usize = p
-                    .families
-                    .iter()
-                    .map(|f| f.text.len() + f.metrics_pb.len())
-                    .sum();
+                let families: usize = p.families.iter().map(|f| f.prepared_bytes()).sum();
                 RECORD + families + p.samples.as_ref().map_or(0, |(json, _)| json.len())
             }
             Change::Refused { error, .. } => RECORD + error.len(),
@@ -421,13 +417,7 @@ fn apply_push(
         .then(|| plan_push(&key, stored, method, families, push_time, now_ns));
     if let Some(plan) = &plan {
         let changed: Vec<&str> = plan.changed.iter().map(String::as_str).collect();
-        errors = check_push(
-            &view,
-            stored.map(|g| g.id),
-            &key_bytes,
-            &plan.after.families,
-            &changed,
-        );
+        errors = check_push(&view, &key_bytes, &plan.after.families, &changed);
     }
     let plan = match plan {
         Some(plan) if errors.is_empty() => plan,
@@ -507,7 +497,6 @@ fn record_failure(
     if plan.row == Row::New {
         let clash = check_push(
             &view,
-            None,
             &key.upstream_key(),
             &plan.after.families,
             &[PUSH_TIME, PUSH_FAILURE_TIME],
@@ -708,7 +697,7 @@ mod tests {
             let body: String = (0..n).map(|i| format!("m{{i=\"{i}\"}} {i}\n")).collect();
             push(job, &body)
         };
-        let pushes: Vec<Change> = (0..3).map(|i| series(&format!("p{i}"), 12_000)).collect();
+        let pushes: Vec<Change> = (0..3).map(|i| series(&format!("p{i}"), 15_000)).collect();
         let size = pushes[0].bytes();
         assert!(
             2 * size <= MAX_BATCH_BYTES && 3 * size > MAX_BATCH_BYTES,

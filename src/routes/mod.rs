@@ -31,6 +31,7 @@ use flate2::Compression;
 
 use crate::config::Config;
 use crate::error::{plain_text, ApiError};
+use crate::exposition::gzip::GzipCache;
 use crate::exposition::negotiate::accepts_gzip_in;
 use crate::gateway::Gateway;
 use crate::metrics::SelfMetrics;
@@ -42,6 +43,8 @@ pub(crate) struct AppState {
     pub(crate) gateway: Arc<Gateway>,
     pub(crate) config: Config,
     pub(crate) self_metrics: SelfMetrics,
+    /// `/metrics` compressed in segments, kept from scrape to scrape.
+    pub(crate) gzip: GzipCache,
     routes: Routes,
     /// When the gateway started (the JSON API's `start_time`).
     pub(crate) start_time: jiff::Timestamp,
@@ -73,6 +76,7 @@ impl AppState {
             gateway,
             config,
             self_metrics: SelfMetrics::new(),
+            gzip: GzipCache::new(),
             server,
             quitting: AtomicBool::new(false),
         })

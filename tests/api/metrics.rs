@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{pushed_part, spawn_app, TestApp};
 
 #[actix_web::test]
 async fn families_are_sorted_by_name_and_merged_across_groups() {
@@ -71,6 +71,91 @@ async fn gzip_is_used_when_the_client_accepts_it() {
     assert!(text.contains("a{instance=\"\",job=\"g\"} 1\n"));
     let plain = app.get("/metrics").await;
     assert!(plain.headers.get("content-encoding").is_none());
+}
+
+/// `/metrics` gzipped, decompressed.
+async fn gzipped_metrics(app: &TestApp) -> String {
+    let resp = app
+        .client
+        .get(app.url("/metrics"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let bytes = resp.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+/// The gzip segments are kept between scrapes: each change must show in the next one, and
+/// the pushed part must be what the plain scrape shows.
+#[actix_web::test]
+async fn a_gzipped_scrape_shows_every_change_since_the_last_one() {
+    let app = spawn_app(&[]).await;
+    app.put(
+        "/metrics/job/a",
+        "x 1
+y 2
+",
+    )
+    .await;
+    app.put(
+        "/metrics/job/b",
+        "x 3
+",
+    )
+    .await;
+    let first = gzipped_metrics(&app).await;
+    assert!(first.contains("x{instance=\"\",job=\"a\"} 1\n"), "{first}");
+    assert_eq!(
+        pushed_part(&first),
+        pushed_part(&app.get("/metrics").await.body)
+    );
+
+    let steps: [(&str, &str, &str, &str); 4] = [
+        (
+            "PUT",
+            "/metrics/job/a",
+            "x 5\n",
+            "x{instance=\"\",job=\"a\"} 5\n",
+        ),
+        (
+            "POST",
+            "/metrics/job/b",
+            "# HELP y Why.\ny 7\n",
+            "# HELP y Why.\n",
+        ),
+        (
+            "PUT",
+            "/metrics/job/c",
+            "z 9\n",
+            "z{instance=\"\",job=\"c\"} 9\n",
+        ),
+        (
+            "DELETE",
+            "/metrics/job/a",
+            "",
+            "x{instance=\"\",job=\"b\"} 3\n",
+        ),
+    ];
+    for (method, path, body, shown) in steps {
+        let status = app.send(method, path, body).await.status;
+        assert!(status == 200 || status == 202, "{method} {path}: {status}");
+        let gzipped = gzipped_metrics(&app).await;
+        assert!(gzipped.contains(shown), "after {method} {path}: {gzipped}");
+        let plain = app.get("/metrics").await.body;
+        assert_eq!(
+            pushed_part(&gzipped),
+            pushed_part(&plain),
+            "after {method} {path}"
+        );
+    }
+    let last = gzipped_metrics(&app).await;
+    assert!(!last.contains("job=\"a\""), "{last}");
 }
 
 #[actix_web::test]
