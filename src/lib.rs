@@ -17,7 +17,7 @@
 //! * [`import`]: the original Pushgateway's persistence file (Go gob), read for migration.
 //! * [`metrics`]: the gateway's own metrics (names table, HTTP, storage, process).
 //! * [`parse`]: push bodies (Content-Encoding, delimited protobuf, the strict text parser).
-//! * [`limits`]: the optional `--push.max-*` guard rails.
+//! * [`limits`]: the `--push.max-*` and `--web.read-timeout` guard rails, error text bounds.
 //!
 //! **State**:
 //! * [`cache`]: the in-memory copy of every group, indexed by group and by metric name.
@@ -41,8 +41,9 @@
 //! # Data flow
 //! ```text
 //! PUT|POST|DELETE P/metrics/job/<job>/...
-//!   routing::Routes::resolve ─► routes::push ─► GroupingKey::from_path
-//!     ─► parse::parse_body (text or protobuf) ─► blocking pool: gateway.push
+//!   routing::Routes::resolve ─► routes::body (≤ 64 MiB, ≤ 60 s) ─► routes::push
+//!     ─► GroupingKey::from_path ─► blocking pool, one push per core at a time:
+//!        parse::encoding (gzip, snappy) ─► parse::parse_body (text or protobuf) ─► gateway.push
 //!   gateway: prepare (sanitise, check_family, render: family::FamilyData)   no lock
 //!     ─► writer lock ─► plan::plan_push against the cached group ─► consistency::check_push
 //!     ─► store: BEGIN IMMEDIATE … group row, family rows, history record … COMMIT

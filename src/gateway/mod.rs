@@ -17,6 +17,7 @@ mod plan;
 mod prepare;
 mod warm;
 
+pub(crate) use crate::store::Unavailable;
 pub(crate) use plan::PushMethod;
 
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ use crate::proto::MetricFamily;
 use crate::store::history::{insert_record, PushRecord};
 use crate::store::prune::Pruner;
 use crate::store::{self, Pool, PooledConnection, StoreError};
-use plan::{plan_failure, plan_push, GroupState, Row};
+use plan::{failure_over_series_total, plan_failure, plan_push, GroupState, Row};
 use prepare::{prepare, Prepared};
 
 /// Why the gateway did not apply a change or could not answer a read.
@@ -296,13 +297,18 @@ impl Gateway {
     ) -> Result<(), GatewayError> {
         let plan = plan_failure(key, stored, record.time_ns);
         if plan.row == Row::New {
-            let clash = check_push(
+            let mut clash = check_push(
                 &self.cache(),
                 None,
                 &key.upstream_key(),
                 &plan.after.families,
                 &[PUSH_TIME, PUSH_FAILURE_TIME],
             );
+            clash.append(failure_over_series_total(
+                &plan,
+                self.cache().series_count(),
+                self.options.max_series_total,
+            ));
             if !clash.is_empty() {
                 log::warn!(
                     "not creating group {key} to record its failed push: {}",

@@ -5,6 +5,7 @@ pub mod protobuf;
 pub mod text;
 
 use crate::go_strconv::quote;
+use crate::limits::{too_many_series, truncate, MAX_MESSAGE_BYTES};
 use crate::names::NameValidation;
 use crate::proto::MetricFamily;
 
@@ -20,29 +21,40 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Parses a decoded push body into metric families.
+/// Parses a decoded push body into metric families, refusing one of more than `max_series`
+/// series (`--push.max-series-per-push`) as soon as parsing gets there.
 ///
 /// Protobuf is chosen only by the exact delimited media type, anything else is text. Unlike
 /// upstream, protobuf family names are validated too: upstream stores an invalid name and then
-/// serves broken exposition.
+/// serves broken exposition. Error texts are cut at [`MAX_MESSAGE_BYTES`]: a parse error can
+/// quote a megabyte-long name.
 pub fn parse_body(
     content_type: Option<&str>,
     body: &[u8],
     names: NameValidation,
+    max_series: Option<usize>,
 ) -> Result<Vec<MetricFamily>, ParseError> {
+    let refused = |message: String| ParseError(truncate(message, MAX_MESSAGE_BYTES));
     if content_type.is_some_and(protobuf::is_delimited_protobuf) {
-        let families = protobuf::parse_delimited(body).map_err(|e| ParseError(e.to_string()))?;
+        let families =
+            protobuf::parse_delimited_limited(body, max_series).map_err(|e| match e {
+                protobuf::ProtobufRefusal::Invalid(e) => refused(e.to_string()),
+                protobuf::ProtobufRefusal::TooManySeries(max) => refused(too_many_series(max)),
+            })?;
         if let Some(bad) = families
             .iter()
             .find(|f| !names.is_valid_metric_name(f.name()))
         {
-            return Err(ParseError(format!(
+            return Err(refused(format!(
                 "invalid metric name {} in protobuf body",
                 quote(bad.name())
             )));
         }
         Ok(families)
     } else {
-        text::parse(body, names).map_err(|e| ParseError(e.to_string()))
+        text::parse_limited(body, names, max_series).map_err(|e| match e {
+            text::TextRefusal::Invalid(e) => refused(e.to_string()),
+            text::TextRefusal::TooManySeries(max) => refused(too_many_series(max)),
+        })
     }
 }

@@ -8,15 +8,15 @@
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::body::decode_request_body;
+use super::body::content_encoding;
 use super::sender::{client, history_request, now_ns};
 use super::{blocking, AppState};
-use crate::error::ApiError;
+use crate::error::{committed, ApiError};
 use crate::gateway::PushMethod;
 use crate::grouping_key::GroupingKey;
 use crate::history::Request;
 use crate::limits;
-use crate::parse::encoding::BodyDecodeError;
+use crate::parse::encoding::{decode_body, BodyDecodeError};
 use crate::parse::parse_body;
 
 /// Handles one request on a group route.
@@ -40,7 +40,7 @@ pub(super) async fn group(
             } else {
                 PushMethod::Merge
             };
-            push(req, state, method, key.clone(), &body, now, request.clone()).await
+            push(req, state, method, key.clone(), body, now, request.clone()).await
         }
     };
     let Err(e) = result else {
@@ -85,33 +85,53 @@ async fn push(
     state: &web::Data<AppState>,
     method: PushMethod,
     key: GroupingKey,
-    raw_body: &[u8],
+    raw_body: Vec<u8>,
     now: i64,
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
-    let body = decode_request_body(req, raw_body, state.config.limits.max_body_bytes).map_err(
-        |e| match e {
-            BodyDecodeError::TooLarge { limit } => {
-                ApiError::TooLarge(limits::body_too_large(limit).trim_end().to_string())
-            }
-            e => ApiError::BadRequest(e.to_string()),
-        },
-    )?;
+    let encoding = content_encoding(req).map(str::to_owned);
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let families = parse_body(content_type, &body, state.config.names)?;
-    if let Some(max) = state.config.limits.max_series_per_push {
-        limits::check_series_per_push(&families, max).map_err(ApiError::BadRequest)?;
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let caps = state.config.limits;
+    let names = state.config.names;
+    if let Some(max) = caps.max_grouping_labels {
+        limits::check_grouping_labels(key.labels().len(), max).map_err(ApiError::BadRequest)?;
     }
+    // Decoding, parsing and preparing are CPU work proportional to the body: one push per
+    // core at a time, on the blocking pool; the others wait here without holding a thread.
+    let _turn = state
+        .preparations
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("waiting to prepare a push: {e}")))?;
+    let families = blocking(move || {
+        let body = decode_body(encoding.as_deref(), &raw_body, caps.max_body_bytes).map_err(
+            |e| match e {
+                BodyDecodeError::TooLarge { limit } => {
+                    ApiError::TooLarge(limits::body_too_large(limit).trim_end().to_string())
+                }
+                e => ApiError::BadRequest(e.to_string()),
+            },
+        )?;
+        parse_body(
+            content_type.as_deref(),
+            &body,
+            names,
+            caps.max_series_per_push,
+        )
+        .map_err(ApiError::from)
+    })
+    .await?;
     let gateway = state.gateway.clone();
     blocking(move || gateway.push(&key, method, families, now, &request)).await?;
-    Ok(if state.config.disable_consistency_check {
+    Ok(committed(if state.config.disable_consistency_check {
         HttpResponse::Accepted().finish()
     } else {
         HttpResponse::Ok().finish()
-    })
+    }))
 }
 
 async fn delete(
@@ -122,7 +142,7 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let gateway = state.gateway.clone();
     blocking(move || gateway.delete(&key, now, &request)).await?;
-    Ok(HttpResponse::Accepted().finish())
+    Ok(committed(HttpResponse::Accepted().finish()))
 }
 
 #[cfg(test)]
