@@ -3,18 +3,24 @@
 #   * chromium and its chromedriver (package chromium-driver), which the browser tests
 #     (tests/api/browser.rs) drive over WebDriver;
 #   * prometheus-pushgateway, the original Pushgateway, which writes the persistence files the
-#     import tests read.
+#     import tests read;
+#   * curl with HTTP/2 (Debian's is built with nghttp2), the client that saw refusals over
+#     HTTP/2 as a framing error, and util-linux's unshare, which mounts a tiny tmpfs for the
+#     full-disk test without root (tests/api/hostile.rs).
 # Nothing comes from npm or any other registry. Idempotent and non-interactive; needs root for
 # apt-get.
 set -euo pipefail
 
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
-    || [ ! -x /usr/bin/prometheus-pushgateway ]; then
-    echo "install-test-deps: installing chromium, chromium-driver and prometheus-pushgateway"
+    || [ ! -x /usr/bin/prometheus-pushgateway ] || [ ! -x /usr/bin/curl ] \
+    || [ ! -x /usr/bin/unshare ]; then
+    echo "install-test-deps: installing chromium, chromium-driver, prometheus-pushgateway, curl and util-linux"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends chromium chromium-driver prometheus-pushgateway
+    apt-get install -y -q --no-install-recommends chromium chromium-driver prometheus-pushgateway \
+        curl ca-certificates util-linux
 fi
 
 /usr/bin/chromium --version
 /usr/bin/chromedriver --version
+/usr/bin/curl --version | head -1

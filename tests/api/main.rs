@@ -7,6 +7,7 @@ mod consistency;
 mod ha;
 mod helpers;
 mod history;
+mod hostile;
 mod limits;
 mod logging;
 mod metrics;
