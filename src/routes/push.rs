@@ -107,7 +107,8 @@ async fn push(
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(format!("waiting to prepare a push: {e}")))?;
-    let families = blocking(move || {
+    let gateway = state.gateway.clone();
+    blocking(move || {
         let body = decode_body(encoding.as_deref(), &raw_body, caps.max_body_bytes).map_err(
             |e| match e {
                 BodyDecodeError::TooLarge { limit } => {
@@ -116,17 +117,20 @@ async fn push(
                 e => ApiError::BadRequest(e.to_string()),
             },
         )?;
-        parse_body(
+        let families = parse_body(
             content_type.as_deref(),
             &body,
             names,
             caps.max_series_per_push,
-        )
-        .map_err(ApiError::from)
+        )?;
+        // The bytes are parsed: free them before the families are prepared.
+        drop(body);
+        drop(raw_body);
+        gateway
+            .push(&key, method, families, now, &request)
+            .map_err(ApiError::from)
     })
     .await?;
-    let gateway = state.gateway.clone();
-    blocking(move || gateway.push(&key, method, families, now, &request)).await?;
     Ok(committed(if state.config.disable_consistency_check {
         HttpResponse::Accepted().finish()
     } else {
