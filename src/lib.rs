@@ -38,6 +38,9 @@
 //! **Start-up**: [`cli`] (flags as typed) → [`config`] (resolved) → [`startup`]
 //! (store opened, listeners bound, cache warmed in the background), [`logging`].
 //!
+//! **Fuzzing**: `fuzzing` (hidden) runs the push's input paths on arbitrary bytes for the
+//! targets in `fuzz/` and the corpus replay in `tests/api/fuzz_corpus.rs`; nothing uses it.
+//!
 //! # Data flow
 //! ```text
 //! PUT|POST|DELETE P/metrics/job/<job>/...
@@ -66,6 +69,8 @@ pub(crate) mod duration;
 pub(crate) mod error;
 pub(crate) mod exposition;
 pub(crate) mod family;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod gateway;
 pub mod go_strconv;
 pub mod grouping_key;

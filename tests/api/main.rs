@@ -4,6 +4,7 @@ mod api_v1;
 mod browser;
 mod cli;
 mod consistency;
+mod fuzz_corpus;
 mod ha;
 mod helpers;
 mod history;
