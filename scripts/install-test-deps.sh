@@ -7,25 +7,23 @@
 #   * prometheus, the real Prometheus server that scrapes the gateway in tests/api/prometheus.rs.
 #   * prlimit (util-linux, part of every Debian system), with which the group-commit test
 #     (tests/api/group_commit.rs) makes the database's COMMIT fail as on a full disk.
+#   * curl with HTTP/2 (Debian's is built with nghttp2), the client that saw refusals over
+#     HTTP/2 as a framing error, and util-linux's unshare, which mounts a tiny tmpfs for the
+#     full-disk test without root (tests/api/hostile.rs).
 # Nothing comes from npm or any other registry. Idempotent and non-interactive; needs root for
 # apt-get.
 set -euo pipefail
 
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
-    || [ ! -x /usr/bin/prometheus-pushgateway ] || [ ! -x /usr/bin/prometheus ]; then
-    echo "install-test-deps: installing chromium, chromium-driver, prometheus-pushgateway and prometheus"
+    || [ ! -x /usr/bin/prometheus-pushgateway ] || [ ! -x /usr/bin/prometheus ] \
+    || [ ! -x /usr/bin/curl ] || [ ! -x /usr/bin/unshare ] || [ ! -x /usr/bin/prlimit ]; then
+    echo "install-test-deps: installing chromium, chromium-driver, prometheus-pushgateway, prometheus, curl and util-linux"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends chromium chromium-driver prometheus-pushgateway \
-        prometheus
-fi
-
-if [ ! -x /usr/bin/prlimit ]; then
-    echo "install-test-deps: installing util-linux (prlimit)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends util-linux
+        prometheus curl ca-certificates util-linux
 fi
 
 /usr/bin/chromium --version
 /usr/bin/chromedriver --version
+/usr/bin/curl --version | head -1

@@ -89,19 +89,35 @@ pub struct Cli {
     /// values, only the push records.
     #[arg(long = "history.max-rows", default_value_t = 1_000_000)]
     pub history_max_rows: u64,
-    /// Largest request body accepted, in bytes, before and after Content-Encoding decoding
+
+    /// The most push records (every push, delete and wipe) kept in the history, oldest pruned
+    /// first. 0: no limit but --history.retention.
+    #[arg(long = "history.max-records", default_value_t = 1_000_000)]
+    pub history_max_records: u64,
+
+    /// Largest request body accepted, in bytes, as sent and once Content-Encoding is undone
     /// (413 above it). 0: no limit.
-    #[arg(long = "push.max-body-bytes", default_value = "0")]
+    #[arg(long = "push.max-body-bytes", default_value_t = crate::limits::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
-    /// Most series accepted in one push (400 above it). 0: no limit.
-    #[arg(long = "push.max-series-per-push", default_value = "0")]
+    /// Most series accepted in one push (400 above it, found while parsing). 0: no limit.
+    #[arg(long = "push.max-series-per-push", default_value_t = crate::limits::DEFAULT_MAX_SERIES_PER_PUSH)]
     pub max_series_per_push: usize,
+
+    /// Most labels in a push's grouping key, job included (400 above it): every pushed series
+    /// gets them all, so they multiply what a push stores. 0: no limit.
+    #[arg(long = "push.max-grouping-labels", default_value_t = crate::limits::DEFAULT_MAX_GROUPING_LABELS)]
+    pub max_grouping_labels: usize,
 
     /// Most series the gateway stores in total; a push that would exceed it is refused with
     /// 400. 0: no limit.
     #[arg(long = "push.max-series-total", default_value = "0")]
     pub max_series_total: usize,
+
+    /// How long a request body may take to arrive once its headers are read (408 after it),
+    /// e.g. 60s, 5m. 0s: no limit.
+    #[arg(long = "web.read-timeout", default_value = "60s")]
+    pub read_timeout: String,
 
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]

@@ -106,7 +106,16 @@ impl TryFrom<Cli> for Config {
         let retention = crate::history::Retention {
             max_age,
             max_sample_rows: cli.history_max_rows,
+            max_records: cli.history_max_records,
         };
+        let read_timeout = parse_go_duration(&cli.read_timeout)
+            .or_else(|| parse_prometheus_duration(&cli.read_timeout))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "--web.read-timeout: invalid duration {:?} (use e.g. 30s, 5m, or 0s for none)",
+                    cli.read_timeout
+                ))
+            })?;
         let external_path = external_url_path(&cli.external_url)?;
         let route_prefix = compute_route_prefix(&cli.route_prefix, &external_path);
         let external_path_prefix = compute_route_prefix("", &external_path);
@@ -122,6 +131,10 @@ impl TryFrom<Cli> for Config {
             (
                 "history.max-rows".to_string(),
                 cli.history_max_rows.to_string(),
+            ),
+            (
+                "history.max-records".to_string(),
+                cli.history_max_records.to_string(),
             ),
             (
                 "history.retention".to_string(),
@@ -145,6 +158,10 @@ impl TryFrom<Cli> for Config {
             (
                 "push.max-body-bytes".to_string(),
                 cli.max_body_bytes.to_string(),
+            ),
+            (
+                "push.max-grouping-labels".to_string(),
+                cli.max_grouping_labels.to_string(),
             ),
             (
                 "push.max-series-per-push".to_string(),
@@ -172,6 +189,7 @@ impl TryFrom<Cli> for Config {
                 "web.listen-address".to_string(),
                 cli.listen_addresses.join(","),
             ),
+            ("web.read-timeout".to_string(), cli.read_timeout.clone()),
             ("web.route-prefix".to_string(), route_prefix.clone()),
             ("web.telemetry-path".to_string(), cli.telemetry_path.clone()),
         ]);
@@ -197,8 +215,11 @@ impl TryFrom<Cli> for Config {
             retention,
             limits: Limits {
                 max_body_bytes: (cli.max_body_bytes > 0).then_some(cli.max_body_bytes),
+                read_timeout: (!read_timeout.is_zero()).then_some(read_timeout),
                 max_series_per_push: (cli.max_series_per_push > 0)
                     .then_some(cli.max_series_per_push),
+                max_grouping_labels: (cli.max_grouping_labels > 0)
+                    .then_some(cli.max_grouping_labels),
                 max_series_total: (cli.max_series_total > 0).then_some(cli.max_series_total),
             },
             web_config_file: (!cli.web_config_file.is_empty())
@@ -340,19 +361,47 @@ mod tests {
     }
 
     #[test]
-    fn limits_are_off_by_default_and_zero_means_off() {
-        assert_eq!(config(&[]).unwrap().limits, Limits::default());
+    fn body_series_and_time_limits_are_on_by_default_and_zero_means_off() {
+        let defaults = config(&[]).unwrap();
+        assert_eq!(
+            defaults.limits,
+            Limits {
+                max_body_bytes: Some(64 << 20),
+                read_timeout: Some(std::time::Duration::from_secs(60)),
+                max_series_per_push: Some(1_000_000),
+                max_grouping_labels: Some(64),
+                max_series_total: None,
+            }
+        );
+        assert_eq!(defaults.retention.max_records, 1_000_000);
+        assert_eq!(defaults.flags["push.max-body-bytes"], "67108864");
+        assert_eq!(defaults.flags["web.read-timeout"], "60s");
         let c = config(&[
             "--push.max-body-bytes=1024",
             "--push.max-series-per-push",
             "10",
             "--push.max-series-total=0",
+            "--web.read-timeout=2m",
         ])
         .unwrap();
         assert_eq!(c.limits.max_body_bytes, Some(1024));
         assert_eq!(c.limits.max_series_per_push, Some(10));
         assert_eq!(c.limits.max_series_total, None);
+        assert_eq!(
+            c.limits.read_timeout,
+            Some(std::time::Duration::from_secs(120))
+        );
         assert_eq!(c.flags["push.max-body-bytes"], "1024");
+        let off = config(&[
+            "--push.max-body-bytes=0",
+            "--push.max-series-per-push=0",
+            "--push.max-grouping-labels=0",
+            "--web.read-timeout=0s",
+        ])
+        .unwrap();
+        assert_eq!(off.limits, Limits::default());
+        let e = config(&["--web.read-timeout=soon"]).unwrap_err();
+        assert!(e.0.contains("--web.read-timeout"), "{e}");
     }
 
     #[test]

@@ -13,13 +13,75 @@ use crate::cache::Cache;
 use crate::family::{FamilyData, Signature};
 use crate::go_strconv::{format_float, quote};
 use crate::grouping_key::upstream_key_for;
+use crate::limits::{truncate, MAX_MESSAGE_BYTES};
 use crate::metrics::names::own_type;
 use crate::proto::{LabelPair, Metric, MetricFamily, MetricType};
 
+/// What a check found wrong with a push: the first [`Problems::SHOWN`] messages in full, the
+/// rest only counted. A hostile push can have a million problems; building every message
+/// would make the answer, the history record and the log line hundreds of megabytes, so only
+/// the shown ones are ever formatted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Problems {
+    shown: Vec<String>,
+    total: usize,
+}
+
+impl Problems {
+    /// How many problems are named in full.
+    pub const SHOWN: usize = 10;
+
+    /// No problems.
+    pub fn new() -> Problems {
+        Problems::default()
+    }
+
+    /// Counts a problem; `message` is only called while fewer than [`Problems::SHOWN`] are kept.
+    pub fn add(&mut self, message: impl FnOnce() -> String) {
+        self.total += 1;
+        if self.shown.len() < Problems::SHOWN {
+            self.shown.push(truncate(message(), MAX_MESSAGE_BYTES));
+        }
+    }
+
+    /// Adds every problem of `other` (its counted ones too).
+    pub fn append(&mut self, other: Problems) {
+        let hidden = other.total - other.shown.len();
+        for message in other.shown {
+            self.add(|| message);
+        }
+        self.total += hidden;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// How many problems were found, shown or not.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// The messages kept, in the order found.
+    pub fn shown(&self) -> &[String] {
+        &self.shown
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for Problems {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Problems {
+        let mut problems = Problems::new();
+        for message in iter {
+            problems.add(|| message.into());
+        }
+        problems
+    }
+}
+
 /// Checks one sanitised family on its own: label names, duplicate label names, reserved
 /// labels of summaries and histograms, and that each metric holds a value of the family's type.
-pub fn check_family(family: &MetricFamily) -> Vec<String> {
-    let mut errors = Vec::new();
+pub fn check_family(family: &MetricFamily) -> Problems {
+    let mut errors = Problems::new();
     let name = family.name();
     let mtype = family.r#type();
     for metric in &family.metric {
@@ -27,18 +89,22 @@ pub fn check_family(family: &MetricFamily) -> Vec<String> {
         for label in &metric.label {
             let label_name = label.name();
             if label_name.is_empty() || label_name.starts_with("__") {
-                errors.push(format!(
-                    "collected metric {} {} has a label with an invalid name: {label_name}",
-                    quote(name),
-                    metric_text(metric)
-                ));
+                errors.add(|| {
+                    format!(
+                        "collected metric {} {} has a label with an invalid name: {label_name}",
+                        quote(name),
+                        metric_text(metric)
+                    )
+                });
             }
             if !seen.insert(label_name) {
-                errors.push(format!(
-                    "collected metric {} {} has two or more labels with the same name: {label_name}",
-                    quote(name),
-                    metric_text(metric)
-                ));
+                errors.add(|| {
+                    format!(
+                        "collected metric {} {} has two or more labels with the same name: {label_name}",
+                        quote(name),
+                        metric_text(metric)
+                    )
+                });
             }
         }
         let reserved = match mtype {
@@ -48,12 +114,14 @@ pub fn check_family(family: &MetricFamily) -> Vec<String> {
         };
         if let Some(reserved) = reserved {
             if metric.label.iter().any(|l| l.name() == reserved) {
-                errors.push(format!(
-                    "collected metric {} {} must not have an explicit {} label",
-                    quote(name),
-                    metric_text(metric),
-                    quote(reserved)
-                ));
+                errors.add(|| {
+                    format!(
+                        "collected metric {} {} must not have an explicit {} label",
+                        quote(name),
+                        metric_text(metric),
+                        quote(reserved)
+                    )
+                });
             }
         }
         let has_value = match mtype {
@@ -64,7 +132,7 @@ pub fn check_family(family: &MetricFamily) -> Vec<String> {
             MetricType::Histogram | MetricType::GaugeHistogram => metric.histogram.is_some(),
         };
         if !has_value {
-            errors.push(not_a(name, metric, mtype));
+            errors.add(|| not_a(name, metric, mtype));
         }
     }
     errors
@@ -112,8 +180,8 @@ pub fn check_push(
     key_bytes: &[u8],
     families: &BTreeMap<String, Arc<FamilyData>>,
     changed: &[&str],
-) -> Vec<String> {
-    let mut errors = Vec::new();
+) -> Problems {
+    let mut errors = Problems::new();
     let others_type = |name: &str| store.type_elsewhere(name, key_bytes);
     let type_of = |name: &str| -> Option<MetricType> {
         own_type(name)
@@ -126,20 +194,24 @@ pub fn check_push(
         };
         if let Some(own) = own_type(name) {
             if own != family.mtype {
-                errors.push(format!(
-                    "gathered metric family {name} has type {} but should have {}",
-                    family.mtype.upstream_name(),
-                    own.upstream_name()
-                ));
+                errors.add(|| {
+                    format!(
+                        "gathered metric family {name} has type {} but should have {}",
+                        family.mtype.upstream_name(),
+                        own.upstream_name()
+                    )
+                });
                 continue;
             }
         }
         let existing = others_type(name);
+        // Decoded once, and only to name a problem: messages quote the metric.
         let decoded = std::cell::OnceCell::new();
         let metrics = || &decoded.get_or_init(|| family.decode()).metric;
+        let metric = |i: usize| metrics().get(i).cloned().unwrap_or_default();
         if let Some(existing) = existing.filter(|t| *t != family.mtype) {
-            for metric in metrics() {
-                errors.push(not_a(name, metric, existing));
+            for i in 0..family.series() {
+                errors.add(|| not_a(name, &metric(i), existing));
             }
             continue;
         }
@@ -163,15 +235,18 @@ pub fn check_push(
                         .is_some_and(|m| o.have_series(&m.label, sig))
                 });
             if duplicate {
-                let metric = metrics().get(i).cloned().unwrap_or_default();
-                errors.push(format!(
-                    "collected metric {} {} was collected before with the same name and label values",
-                    quote(name),
-                    metric_text(&metric)
-                ));
+                errors.add(|| {
+                    format!(
+                        "collected metric {} {} was collected before with the same name and label values",
+                        quote(name),
+                        metric_text(&metric(i))
+                    )
+                });
             }
         }
-        errors.extend(suffix_collisions(name, family.mtype, &type_of));
+        for error in suffix_collisions(name, family.mtype, &type_of) {
+            errors.add(|| error);
+        }
     }
     errors
 }
@@ -333,15 +408,20 @@ fn suffix_collisions(
     errors
 }
 
-/// Joins errors as client_golang's MultiError does (a single error stands alone).
-pub fn join_errors(errors: &[String]) -> String {
-    match errors {
-        [one] => one.clone(),
-        many => {
-            let mut out = format!("{} error(s) occurred:", many.len());
-            for e in many {
+/// Joins errors as client_golang's MultiError does (a single error stands alone), then says
+/// how many more were found than shown.
+pub fn join_errors(errors: &Problems) -> String {
+    match errors.shown() {
+        [one] if errors.len() == 1 => one.clone(),
+        shown => {
+            let mut out = format!("{} error(s) occurred:", errors.len());
+            for e in shown {
                 out.push_str("\n* ");
                 out.push_str(e);
+            }
+            let hidden = errors.len() - shown.len();
+            if hidden > 0 {
+                let _ = write!(out, "\n* ... and {hidden} more not shown");
             }
             out
         }
@@ -457,6 +537,7 @@ mod tests {
         let cache = cache_with("a", 1, family("m", MetricType::Gauge, &[]));
         let fams = prepared("b", family("m", MetricType::Untyped, &[]));
         let errors = check_push(&cache, &key("b").upstream_key(), &fams, &["m"]);
+        let errors = errors.shown();
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].starts_with("collected metric \"m\" {"),
@@ -481,6 +562,7 @@ mod tests {
         sanitize(&mut f, &key("a"));
         let fams = BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))]);
         let errors = check_push(&cache, b"other", &fams, &["m"]);
+        let errors = errors.shown();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].ends_with("was collected before with the same name and label values"));
     }
@@ -506,6 +588,8 @@ mod tests {
     /// Checks pushing `group` (as it would be after the push) against `cache`.
     fn check_group(cache: &Cache, group: &Group) -> Vec<String> {
         check_push(cache, &group.key_bytes, &group.families, &["m"])
+            .shown()
+            .to_vec()
     }
 
     #[test]
@@ -607,7 +691,7 @@ mod tests {
         );
         let errors = check_push(&Cache::new(), b"k", &fams, &["pushgateway_build_info"]);
         assert_eq!(
-            errors,
+            errors.shown(),
             ["gathered metric family pushgateway_build_info has type COUNTER but should have GAUGE"]
         );
     }
@@ -618,7 +702,7 @@ mod tests {
         let fams = prepared("b", family("s_count", MetricType::Untyped, &[]));
         let errors = check_push(&cache, &key("b").upstream_key(), &fams, &["s_count"]);
         assert_eq!(
-            errors,
+            errors.shown(),
             ["collected metric named \"s_count\" collides with previously collected summary named \"s\""]
         );
     }
@@ -634,6 +718,7 @@ mod tests {
         f.metric[0].label.push(LabelPair::new("a", "2"));
         let errors = check_family(&f);
         assert_eq!(errors.len(), 3, "{errors:?}");
+        let errors = errors.shown();
         assert!(errors
             .iter()
             .any(|e| e.ends_with("has a label with an invalid name: __x")));
@@ -652,17 +737,96 @@ mod tests {
         f.metric[0].untyped = Some(Untyped { value: Some(1.0) });
         let errors = check_family(&f);
         assert_eq!(
-            errors,
+            errors.shown(),
             ["collected metric \"g\" { untyped:{value:1} } is not a GAUGE"]
         );
     }
 
     #[test]
     fn errors_join_like_client_golang() {
-        assert_eq!(join_errors(&["a".into()]), "a");
+        assert_eq!(join_errors(&Problems::from_iter(["a"])), "a");
         assert_eq!(
-            join_errors(&["a".into(), "b".into()]),
+            join_errors(&Problems::from_iter(["a", "b"])),
             "2 error(s) occurred:\n* a\n* b"
         );
+    }
+
+    #[test]
+    fn only_the_first_problems_are_named_and_the_rest_counted() {
+        let problems = Problems::from_iter((0..1_000).map(|i| format!("p{i}")));
+        assert_eq!(problems.len(), 1_000);
+        assert_eq!(problems.shown().len(), Problems::SHOWN);
+        let joined = join_errors(&problems);
+        assert!(
+            joined.starts_with("1000 error(s) occurred:\n* p0\n* p1\n"),
+            "{joined}"
+        );
+        assert!(
+            joined.ends_with("\n* p9\n* ... and 990 more not shown"),
+            "{joined}"
+        );
+    }
+
+    #[test]
+    fn problems_past_the_shown_ones_are_never_formatted() {
+        let mut problems = Problems::new();
+        for i in 0..100 {
+            problems.add(|| {
+                assert!(i < Problems::SHOWN, "message {i} was built");
+                format!("p{i}")
+            });
+        }
+        assert_eq!(problems.len(), 100);
+    }
+
+    #[test]
+    fn appended_problems_keep_their_count() {
+        let mut a = Problems::from_iter(["a"]);
+        a.append(Problems::from_iter((0..20).map(|i| i.to_string())));
+        assert_eq!(a.len(), 21);
+        assert_eq!(a.shown().len(), Problems::SHOWN);
+        assert_eq!(a.shown()[1], "0");
+    }
+
+    #[test]
+    fn a_message_quoting_a_huge_metric_is_cut() {
+        let labels: Vec<(String, String)> = (0..5_000)
+            .map(|i| (format!("l{i}"), "v".to_string()))
+            .collect();
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let mut f = family("g", MetricType::Gauge, &labels);
+        f.metric[0].gauge = None;
+        let errors = check_family(&f);
+        assert_eq!(errors.len(), 1);
+        assert!(errors.shown()[0].len() <= MAX_MESSAGE_BYTES);
+        assert!(errors.shown()[0].ends_with('…'));
+    }
+
+    #[test]
+    fn a_million_duplicate_series_are_checked_in_linear_time() {
+        // Every metric of the family is the same series: the check used to decode the family
+        // once per duplicate.
+        let mut f = MetricFamily {
+            name: Some("m".into()),
+            r#type: Some(MetricType::Gauge as i32),
+            metric: vec![
+                Metric {
+                    gauge: Some(Gauge { value: Some(1.0) }),
+                    ..Default::default()
+                };
+                200_000
+            ],
+            ..Default::default()
+        };
+        sanitize(&mut f, &key("a"));
+        let fams = BTreeMap::from([("m".to_string(), Arc::new(FamilyData::new(&f, 1)))]);
+        let started = std::time::Instant::now();
+        let errors = check_push(&Cache::new(), b"k", &fams, &["m"]);
+        assert_eq!(errors.len(), 200_000 - 1);
+        // Quadratic took minutes here; linear takes milliseconds even in a debug build.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }

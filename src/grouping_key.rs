@@ -428,7 +428,9 @@ impl GroupingKey {
             if i > 0 {
                 out.push(',');
             }
-            if is_legacy_label_name(name) {
+            // A name starting with `__` only exists unescaped from `U______…` (UTF-8 names);
+            // written as is it would read back as reserved.
+            if is_legacy_label_name(name) && !name.starts_with("__") {
                 out.push_str(name);
             } else {
                 out.push('"');
@@ -468,7 +470,9 @@ impl GroupingKey {
         let mut out = format!("/job@base64/{}", engine.encode(self.job()));
         for (name, value) in self.labels.iter().filter(|(n, _)| n != "job") {
             out.push('/');
-            if is_legacy_label_name(name) {
+            // A name starting with `__` only exists unescaped from `U______…` (UTF-8 names);
+            // written as is it would read back as reserved.
+            if is_legacy_label_name(name) && !name.starts_with("__") {
                 out.push_str(name);
             } else {
                 out.push_str(&escape_value_encoding(name));
@@ -1212,12 +1216,18 @@ mod tests {
                 UTF8,
             )
             .unwrap(),
+            // `U______` unescapes to `__`, which must be written escaped again.
+            GroupingKey::from_path("j", false, "/U______/v", UTF8).unwrap(),
         ];
         for k in keys {
             let path = k.to_base64_path();
             let rest = path.strip_prefix("/job@base64/").unwrap();
             let (job, labels) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let names = if k.labels().iter().all(|(n, _)| is_legacy_label_name(n)) {
+            let names = if k
+                .labels()
+                .iter()
+                .all(|(n, _)| is_legacy_label_name(n) && !n.starts_with("__"))
+            {
                 LEGACY
             } else {
                 UTF8

@@ -17,7 +17,7 @@
 //! * [`import`]: the original Pushgateway's persistence file (Go gob), read for migration.
 //! * [`metrics`]: the gateway's own metrics (names table, HTTP, storage, process).
 //! * [`parse`]: push bodies (Content-Encoding, delimited protobuf, the strict text parser).
-//! * [`limits`]: the optional `--push.max-*` guard rails.
+//! * [`limits`]: the `--push.max-*` and `--web.read-timeout` guard rails, error text bounds.
 //!
 //! **State**:
 //! * [`cache`]: the in-memory copy of every group, indexed by group and by metric name.
@@ -40,13 +40,17 @@
 //! (store opened, listeners bound, cache warmed in the background), [`logging`];
 //! [`healthcheck`]: the `healthcheck` command, a probe for container health checks.
 //!
+//! **Fuzzing**: `fuzzing` (hidden) runs the push's input paths on arbitrary bytes for the
+//! targets in `fuzz/` and the corpus replay in `tests/api/fuzz_corpus.rs`; nothing uses it.
+//!
 //! # Data flow
 //! ```text
 //! PUT|POST|DELETE P/metrics/job/<job>/...
-//!   routing::Routes::resolve ─► routes::push ─► (encoded slash? 400) GroupingKey::from_path
-//!     ─► parse::parse_body (text or protobuf)
-//!   gateway.prepare_push (sanitise, check_family, render: family::FamilyData), on the async
-//!   worker for a small push, on the blocking pool for a large one
+//!   routing::Routes::resolve ─► routes::body (≤ 64 MiB, ≤ 60 s) ─► routes::push
+//!     ─► (encoded slash? 400) GroupingKey::from_path
+//!     ─► blocking pool, one push per core at a time: parse::encoding (gzip, snappy)
+//!        ─► parse::parse_body (text or protobuf) ─► gateway.prepare_push (sanitise,
+//!        check_family, render: family::FamilyData)
 //!     ─► gateway.push: queued for the writer thread, answer awaited (group commit):
 //!        BEGIN IMMEDIATE; per queued change, in its own SAVEPOINT: plan::plan_push against
 //!        the group as the batch left it ─► consistency::check_push ─► group row, family
@@ -71,6 +75,8 @@ pub(crate) mod duration;
 pub(crate) mod error;
 pub(crate) mod exposition;
 pub(crate) mod family;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod gateway;
 pub mod go_strconv;
 pub mod grouping_key;

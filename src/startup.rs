@@ -79,7 +79,7 @@ impl Application {
             None => WebConfig::none(),
         };
         let tls = web_config.tls;
-        let http_guard = web::Data::new(web_config.guard);
+        let http_guard = web::Data::new(web_config.guard.with_body_limits(config.limits));
         let options = Options {
             retention: config.retention,
             push_status: if config.disable_consistency_check {

@@ -25,6 +25,7 @@ mod prepare;
 mod warm;
 mod writer;
 
+pub(crate) use crate::store::Unavailable;
 pub(crate) use plan::PushMethod;
 pub(crate) use writer::PreparedPush;
 

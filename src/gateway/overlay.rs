@@ -266,6 +266,8 @@ mod tests {
     fn check(view: &View<'_>, group: &Group) -> Vec<String> {
         let changed: Vec<&str> = group.families.keys().map(String::as_str).collect();
         check_push(view, &group.key_bytes, &group.families, &changed)
+            .shown()
+            .to_vec()
     }
 
     #[test]

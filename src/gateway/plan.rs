@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::cache::Group;
+use crate::consistency::Problems;
 use crate::family::{timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
+use crate::limits::check_series_total;
 
 /// PUT replaces the whole group; POST replaces only the families it pushes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +175,22 @@ pub(crate) fn plan_failure(key: &GroupingKey, stored: Option<&Group>, now_ns: i6
             created_ns,
         },
     }
+}
+
+/// Whether recording a failure as `plan` says would take the store past
+/// `--push.max-series-total` (`max`) from `stored_series`: a failed push to a new group creates
+/// it with its two timestamp series, as upstream does, unless that breaks the limit (then only
+/// the history records the failure). One problem naming the limit, or none.
+pub(crate) fn failure_over_series_total(
+    plan: &FailurePlan,
+    stored_series: usize,
+    max: Option<usize>,
+) -> Problems {
+    let added = plan.after.families.values().map(|f| f.series()).sum();
+    max.filter(|_| plan.row == Row::New)
+        .and_then(|max| check_series_total(stored_series, 0, added, max).err())
+        .into_iter()
+        .collect()
 }
 
 /// Sets a group's `push_time_seconds` and `push_failure_time_seconds` families. Each family's
@@ -413,5 +431,21 @@ mod tests {
         );
         // A value never set carries the group's creation as its time.
         assert_eq!(plan.after.families[PUSH_TIME].pushed_ns, 40);
+    }
+
+    #[test]
+    fn a_failure_may_create_its_group_only_within_the_series_total() {
+        let new = plan_failure(&key(), None, 40);
+        assert!(failure_over_series_total(&new, 8, Some(10)).is_empty());
+        let over = failure_over_series_total(&new, 9, Some(10));
+        assert_eq!(over.len(), 1);
+        assert!(
+            over.shown()[0].contains("--push.max-series-total"),
+            "{over:?}"
+        );
+        assert!(failure_over_series_total(&new, 9, None).is_empty());
+        // A stored group's failure adds no series.
+        let stored = plan_failure(&key(), Some(&stored()), 40);
+        assert!(failure_over_series_total(&stored, 100, Some(10)).is_empty());
     }
 }

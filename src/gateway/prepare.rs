@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::consistency::check_family;
+use crate::consistency::{check_family, Problems};
 use crate::family::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
 use crate::history::samples::SampleJson;
@@ -18,7 +18,7 @@ pub(crate) struct Prepared {
     /// and the push's time, so it is rendered here rather than by the writer).
     pub(crate) push_time: Arc<FamilyData>,
     /// What rejects the push (timestamps first, as upstream).
-    pub(crate) errors: Vec<String>,
+    pub(crate) errors: Problems,
     /// The values to record in the history, as JSON, and their number (none when values
     /// are off).
     pub(crate) samples: Option<(String, usize)>,
@@ -39,11 +39,11 @@ pub(crate) fn prepare(
         return Prepared {
             families: Vec::new(),
             push_time: Arc::new(timestamp_family(PUSH_TIME, now_ns, key, now_ns)),
-            errors: vec!["pushed metrics must not have timestamps".to_string()],
+            errors: Problems::from_iter(["pushed metrics must not have timestamps"]),
             samples: None,
         };
     }
-    let mut errors = Vec::new();
+    let mut errors = Problems::new();
     let mut samples = with_samples.then(SampleJson::new);
     let mut prepared = Vec::with_capacity(families.len());
     for mut family in families {
@@ -52,7 +52,11 @@ pub(crate) fn prepare(
             continue;
         }
         sanitize(&mut family, key);
-        errors.extend(check_family(&family));
+        errors.append(check_family(&family));
+        // A rejected push is not stored: rendering the rest would only cost time and memory.
+        if !errors.is_empty() {
+            continue;
+        }
         if let Some(samples) = &mut samples {
             samples.add_family(&family, key);
         }

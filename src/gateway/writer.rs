@@ -25,10 +25,12 @@ use rusqlite::{Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::overlay::{Overlay, View};
-use super::plan::{plan_failure, plan_push, GroupState, PushMethod, Row};
+use super::plan::{
+    failure_over_series_total, plan_failure, plan_push, GroupState, PushMethod, Row,
+};
 use super::{GatewayError, Options, INCONSISTENT};
 use crate::cache::{Cache, Group, GroupKeyBytes};
-use crate::consistency::{check_push, join_errors};
+use crate::consistency::{check_push, join_errors, Problems};
 use crate::family::{FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
 use crate::grouping_key::GroupingKey;
 use crate::history::Request;
@@ -77,7 +79,7 @@ pub(crate) struct PreparedPush {
     /// The group's `push_time_seconds` once the push is applied.
     pub(super) push_time: Arc<FamilyData>,
     /// What rejects the push already (timestamps first, as upstream).
-    pub(super) errors: Vec<String>,
+    pub(super) errors: Problems,
     /// The values to record in the history, as JSON, and their number.
     pub(super) samples: Option<(String, usize)>,
     /// Families and series as pushed, for the history record.
@@ -427,7 +429,15 @@ fn apply_push(
             record.status = 400;
             record.error = Some(&answer);
             record.samples = None;
-            let effect = record_failure(tx, view, &key, &columns, stored, &record)?;
+            let effect = record_failure(
+                tx,
+                view,
+                &key,
+                &columns,
+                stored,
+                &record,
+                options.max_series_total,
+            )?;
             return Ok(Applied {
                 answer: Err(GatewayError::Rejected(message)),
                 needs_commit: true,
@@ -484,7 +494,9 @@ fn apply_push(
 /// Records a failed push: sets the group's failure time, creating the group (with only its
 /// two timestamps) if it does not exist, as upstream does. Unlike upstream, a new group is
 /// not created when its timestamp series would duplicate another group's (a key that
-/// differs only by an empty label), because that would break every scrape.
+/// differs only by an empty label), because that would break every scrape, nor when it would
+/// take the store past `--push.max-series-total`.
+#[allow(clippy::too_many_arguments)]
 fn record_failure(
     tx: &Transaction<'_>,
     view: View<'_>,
@@ -492,15 +504,21 @@ fn record_failure(
     columns: &KeyColumns,
     stored: Option<&Group>,
     record: &PushRecord<'_>,
+    max_series_total: Option<usize>,
 ) -> rusqlite::Result<Effect> {
     let plan = plan_failure(key, stored, record.time_ns);
     if plan.row == Row::New {
-        let clash = check_push(
+        let mut clash = check_push(
             &view,
             &key.upstream_key(),
             &plan.after.families,
             &[PUSH_TIME, PUSH_FAILURE_TIME],
         );
+        clash.append(failure_over_series_total(
+            &plan,
+            view.series_count(),
+            max_series_total,
+        ));
         if !clash.is_empty() {
             log::warn!(
                 "not creating group {key} to record its failed push: {}",
@@ -566,6 +584,7 @@ mod tests {
                 retention: Retention {
                     max_age: Duration::from_secs(3600),
                     max_sample_rows: 1000,
+                    max_records: 1000,
                 },
                 push_status: 200,
                 max_series_total: None,
@@ -594,7 +613,7 @@ mod tests {
 
     fn push(job: &str, body: &str) -> Change {
         let key = GroupingKey::from_labels([("job".to_string(), job.to_string())]).unwrap();
-        let families = parse_body(None, body.as_bytes(), NameValidation::Legacy).unwrap();
+        let families = parse_body(None, body.as_bytes(), NameValidation::Legacy, None).unwrap();
         let prepared = prepare(&key, families, 1, true);
         Change::Push(PreparedPush {
             columns: KeyColumns::of(&key),

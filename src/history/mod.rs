@@ -20,6 +20,8 @@ pub struct Retention {
     pub max_age: Duration,
     /// At most this many sample values are kept (oldest pruned first); 0 records none.
     pub max_sample_rows: u64,
+    /// At most this many push records are kept (oldest pruned first); 0 for no limit.
+    pub max_records: u64,
 }
 
 impl Retention {

@@ -4,6 +4,7 @@ pub mod encoding;
 pub mod protobuf;
 pub mod text;
 
+use crate::limits::{too_many_series, truncate, MAX_MESSAGE_BYTES};
 use crate::names::NameValidation;
 use crate::proto::MetricFamily;
 
@@ -19,22 +20,33 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Parses a decoded push body into metric families.
+/// Parses a decoded push body into metric families, refusing one of more than `max_series`
+/// series (`--push.max-series-per-push`) as soon as parsing gets there.
 ///
 /// Protobuf is chosen only by the exact delimited media type, anything else is text. Protobuf
 /// names then meet the text parser's rules ([`protobuf::check_names`]): upstream stores an
 /// invalid metric name and serves broken exposition, and refuses an invalid label name only
-/// after recording a failed push.
+/// after recording a failed push. Error texts are cut at [`MAX_MESSAGE_BYTES`]: a parse error
+/// can quote a megabyte-long name.
 pub fn parse_body(
     content_type: Option<&str>,
     body: &[u8],
     names: NameValidation,
+    max_series: Option<usize>,
 ) -> Result<Vec<MetricFamily>, ParseError> {
+    let refused = |message: String| ParseError(truncate(message, MAX_MESSAGE_BYTES));
     if content_type.is_some_and(protobuf::is_delimited_protobuf) {
-        let families = protobuf::parse_delimited(body).map_err(|e| ParseError(e.to_string()))?;
-        protobuf::check_names(&families, names).map_err(|e| ParseError(e.to_string()))?;
+        let families =
+            protobuf::parse_delimited_limited(body, max_series).map_err(|e| match e {
+                protobuf::ProtobufRefusal::Invalid(e) => refused(e.to_string()),
+                protobuf::ProtobufRefusal::TooManySeries(max) => refused(too_many_series(max)),
+            })?;
+        protobuf::check_names(&families, names).map_err(|e| refused(e.to_string()))?;
         Ok(families)
     } else {
-        text::parse(body, names).map_err(|e| ParseError(e.to_string()))
+        text::parse_limited(body, names, max_series).map_err(|e| match e {
+            text::TextRefusal::Invalid(e) => refused(e.to_string()),
+            text::TextRefusal::TooManySeries(max) => refused(too_many_series(max)),
+        })
     }
 }

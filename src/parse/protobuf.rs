@@ -84,22 +84,67 @@ pub fn is_delimited_protobuf(content_type: &str) -> bool {
 /// uses them to remove a family. A `type` outside the known enum is dropped to unset, because
 /// proto2 enums are closed and Go's decoder parks such values among the unknown fields.
 pub fn parse_delimited(body: &[u8]) -> Result<Vec<MetricFamily>, ProtobufParseError> {
+    parse_delimited_limited(body, None).map_err(|refusal| match refusal {
+        ProtobufRefusal::Invalid(e) => e,
+        // No limit was given; kept total rather than assumed away.
+        ProtobufRefusal::TooManySeries(max) => {
+            ProtobufParseError::new(format!("more than {max} series"))
+        }
+    })
+}
+
+/// Why [`parse_delimited_limited`] refused a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtobufRefusal {
+    /// Not a valid stream, as [`parse_delimited`] says.
+    Invalid(ProtobufParseError),
+    /// The body holds more series than the limit. Each family's metrics are counted before
+    /// it is decoded, so a body of millions of tiny metrics is refused without allocating
+    /// them (an empty metric is 2 bytes on the wire and hundreds in memory).
+    TooManySeries(usize),
+}
+
+/// [`parse_delimited`], refusing a body with more than `max_series` series (metrics, after
+/// later families replaced earlier ones of the same name) when a limit is given.
+pub fn parse_delimited_limited(
+    body: &[u8],
+    max_series: Option<usize>,
+) -> Result<Vec<MetricFamily>, ProtobufRefusal> {
+    let invalid = ProtobufRefusal::Invalid;
     let mut families: Vec<MetricFamily> = Vec::new();
     let mut position_by_name: HashMap<String, usize> = HashMap::new();
+    // Metrics per family (by position) and in all, for the limit.
+    let mut counts: Vec<usize> = Vec::new();
+    let mut total = 0usize;
     let mut rest = body;
     while !rest.is_empty() {
-        let (declared_len, prefix_len) = read_length_prefix(rest)?;
+        let (declared_len, prefix_len) = read_length_prefix(rest).map_err(invalid)?;
         rest = &rest[prefix_len..];
         // Compare before converting or slicing, so a huge prefix costs nothing.
         let len = usize::try_from(declared_len)
             .ok()
             .filter(|&len| len <= rest.len())
-            .ok_or_else(ProtobufParseError::unexpected_eof)?;
+            .ok_or_else(|| invalid(ProtobufParseError::unexpected_eof()))?;
         let (message, tail) = rest.split_at(len);
         rest = tail;
 
-        let mut family =
-            MetricFamily::decode(message).map_err(|e| ProtobufParseError::new(e.to_string()))?;
+        // A malformed message is left to the decoder, which says why.
+        let scanned = scan_family(message);
+        if let (Some(max), Some((name, metrics))) = (max_series, scanned) {
+            let replaced = position_by_name.get(name).map_or(0, |&i| counts[i]);
+            if total - replaced + metrics > max {
+                return Err(ProtobufRefusal::TooManySeries(max));
+            }
+        }
+        // Metrics are large in memory (hundreds of bytes, for 2 on the wire): room for
+        // exactly as many as the message holds, rather than a vector doubling its way there.
+        let mut family = MetricFamily::default();
+        if let Some((_, metrics)) = scanned {
+            family.metric.reserve_exact(metrics);
+        }
+        family
+            .merge(message)
+            .map_err(|e| invalid(ProtobufParseError::new(e.to_string())))?;
         if family
             .r#type
             .is_some_and(|t| MetricType::try_from(t).is_err())
@@ -107,10 +152,17 @@ pub fn parse_delimited(body: &[u8]) -> Result<Vec<MetricFamily>, ProtobufParseEr
             family.r#type = None;
         }
         let name = family.name.clone().unwrap_or_default();
+        let metrics = family.metric.len();
         match position_by_name.get(&name) {
-            Some(&i) => families[i] = family,
+            Some(&i) => {
+                total = total - counts[i] + metrics;
+                counts[i] = metrics;
+                families[i] = family;
+            }
             None => {
                 position_by_name.insert(name, families.len());
+                total += metrics;
+                counts.push(metrics);
                 families.push(family);
             }
         }
@@ -167,6 +219,37 @@ pub fn check_names(
 
 /// The label that carries the metric name inside Prometheus; a pushed label may not use it.
 const RESERVED_NAME_LABEL: &str = "__name__";
+
+/// The name (the last `name` field, as decoding keeps it; `""` when absent or not UTF-8) and
+/// the number of metrics of one encoded `MetricFamily`, read without decoding it. `None` when
+/// the message is malformed.
+fn scan_family(mut message: &[u8]) -> Option<(&str, usize)> {
+    use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};
+    const NAME: u32 = 1;
+    const METRIC: u32 = 4;
+    let mut name: &[u8] = b"";
+    let mut metrics = 0;
+    while !message.is_empty() {
+        let (tag, wire_type) = decode_key(&mut message).ok()?;
+        match (tag, wire_type) {
+            (NAME | METRIC, WireType::LengthDelimited) => {
+                let len = usize::try_from(decode_varint(&mut message).ok()?).ok()?;
+                if len > message.len() {
+                    return None;
+                }
+                let (field, after) = message.split_at(len);
+                if tag == NAME {
+                    name = field;
+                } else {
+                    metrics += 1;
+                }
+                message = after;
+            }
+            _ => skip_field(wire_type, tag, &mut message, DecodeContext::default()).ok()?,
+        }
+    }
+    Some((std::str::from_utf8(name).unwrap_or_default(), metrics))
+}
 
 /// Reads an unsigned varint like Go's `binary.ReadUvarint`; returns the value and its length.
 fn read_length_prefix(buf: &[u8]) -> Result<(u64, usize), ProtobufParseError> {

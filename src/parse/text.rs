@@ -26,7 +26,7 @@
 //! `invalid metric name` checks reject invalid UTF-8 in label values and names; our one
 //! addition is `invalid UTF-8 in HELP text`, since HELP must become a Rust string.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::go_strconv::{quote, quote_bytes};
@@ -64,16 +64,44 @@ impl std::error::Error for TextParseError {}
 /// input order. `names` selects legacy or UTF-8 name validation, as upstream's
 /// `--push.enable-utf8-names` does.
 pub fn parse(input: &[u8], names: NameValidation) -> Result<Vec<MetricFamily>, TextParseError> {
+    parse_limited(input, names, None).map_err(|refusal| match refusal {
+        TextRefusal::Invalid(e) => e,
+        // No limit was given; kept total rather than assumed away.
+        TextRefusal::TooManySeries(max) => TextParseError {
+            line: 0,
+            message: format!("more than {max} series"),
+        },
+    })
+}
+
+/// Why [`parse_limited`] refused a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextRefusal {
+    /// Not valid text format, as [`parse`] says.
+    Invalid(TextParseError),
+    /// The body holds more series than the limit; parsing stopped there, so a huge body
+    /// never becomes a huge set of metrics in memory.
+    TooManySeries(usize),
+}
+
+/// [`parse`], stopping as soon as the body has more than `max_series` series (metrics, as
+/// `/metrics` would count them) when a limit is given.
+pub fn parse_limited(
+    input: &[u8],
+    names: NameValidation,
+    max_series: Option<usize>,
+) -> Result<Vec<MetricFamily>, TextRefusal> {
     let mut parser = Parser::new(input, names);
+    parser.max_series = max_series.unwrap_or(usize::MAX);
+    let invalid = |line, message| TextRefusal::Invalid(TextParseError { line, message });
     match parser.run() {
         Ok(()) => Ok(parser.finish()),
-        Err(fail) => Err(TextParseError {
-            line: parser.line,
-            message: match fail {
-                Fail::Eof => "unexpected end of input stream".to_owned(),
-                Fail::Msg(message) => message,
-            },
-        }),
+        Err(Fail::TooManySeries) => Err(TextRefusal::TooManySeries(parser.max_series)),
+        Err(Fail::Eof) => Err(invalid(
+            parser.line,
+            "unexpected end of input stream".to_owned(),
+        )),
+        Err(Fail::Msg(message)) => Err(invalid(parser.line, message)),
     }
 }
 
@@ -84,6 +112,8 @@ enum Fail {
     Eof,
     /// A syntax or validation error with upstream's message.
     Msg(String),
+    /// More series than the caller's limit.
+    TooManySeries,
 }
 
 type Step<T = ()> = Result<T, Fail>;
@@ -146,11 +176,40 @@ struct SampleLine {
     /// Labels stored on the metric: every label except a summary's `quantile` and a
     /// histogram's `le`.
     pairs: Vec<LabelPair>,
+    /// The names in `pairs`, once there are more than a few: a line of 100,000 labels must
+    /// not compare each name with every earlier one.
+    names: Option<HashSet<String>>,
     /// The summary's `quantile` value; NaN means absent (so `quantile="NaN"` adds no
     /// quantile, as upstream).
     quantile: f64,
     /// The histogram's `le` value; NaN means absent, as for `quantile`.
     bucket: f64,
+}
+
+impl SampleLine {
+    /// Below this many labels a scan is cheaper than a set.
+    const SCAN_LIMIT: usize = 16;
+
+    /// Notes a label name about to be pushed to `pairs`; false if the line already has it.
+    fn add_name(&mut self, name: &str) -> bool {
+        if let Some(names) = &mut self.names {
+            return names.insert(name.to_owned());
+        }
+        if self
+            .pairs
+            .iter()
+            .any(|pair| pair.name.as_deref() == Some(name))
+        {
+            return false;
+        }
+        if self.pairs.len() >= SampleLine::SCAN_LIMIT {
+            let mut names: HashSet<String> =
+                self.pairs.iter().filter_map(|p| p.name.clone()).collect();
+            names.insert(name.to_owned());
+            self.names = Some(names);
+        }
+        true
+    }
 }
 
 struct Parser<'a> {
@@ -165,6 +224,9 @@ struct Parser<'a> {
     /// The family most recently named by any line. Labels read before a sample line has
     /// named its family (`{a="b","name"}`) are interpreted against it, as upstream does.
     current: Option<usize>,
+    /// Series (metrics) read so far, and the most allowed.
+    series: usize,
+    max_series: usize,
 }
 
 fn is_blank(b: u8) -> bool {
@@ -182,6 +244,8 @@ impl<'a> Parser<'a> {
             families: Vec::new(),
             by_name: HashMap::new(),
             current: None,
+            series: 0,
+            max_series: usize::MAX,
         }
     }
 
@@ -499,6 +563,7 @@ impl<'a> Parser<'a> {
         let mut line = SampleLine {
             family: None,
             pairs: Vec::new(),
+            names: None,
             quantile: f64::NAN,
             bucket: f64::NAN,
         };
@@ -596,11 +661,7 @@ impl<'a> Parser<'a> {
         let kind = self.current.and_then(|index| self.kind_of(index));
         let special = special_label(kind, &name);
         if special.is_none() {
-            if line
-                .pairs
-                .iter()
-                .any(|pair| pair.name.as_deref() == Some(&name))
-            {
+            if !line.add_name(&name) {
                 return fail(format!(
                     "duplicate label names for metric {}",
                     quote(&self.current_name())
@@ -653,7 +714,15 @@ impl<'a> Parser<'a> {
         };
         let state = self.family(index)?;
         let kind = state.kind.unwrap_or(MetricType::Untyped);
+        let before = state.family.metric.len();
         let metric_index = state.metric_index(kind, line.pairs);
+        if state.family.metric.len() > before {
+            self.series += 1;
+            if self.series > self.max_series {
+                return Err(Fail::TooManySeries);
+            }
+        }
+        let state = self.family(index)?;
         let name = state.family.name.as_deref().unwrap_or_default();
         if let Some(metric) = state.family.metric.get_mut(metric_index) {
             let sample = Sample {
@@ -1642,6 +1711,38 @@ mod tests {
             rejected("metric{label=\"bla\",label=\"bla\"} 3.14\n"),
             at(1, "duplicate label names for metric \"metric\"")
         );
+    }
+
+    #[test]
+    fn a_line_of_many_labels_is_checked_for_duplicates_in_linear_time() {
+        let labels: Vec<String> = (0..100_000).map(|i| format!("l{i}=\"v\"")).collect();
+        let line = format!("m{{{}}} 1\n", labels.join(","));
+        let started = std::time::Instant::now();
+        let family = only_family(&line);
+        assert_eq!(family.metric[0].label.len(), 100_000);
+        let duplicate = format!("m{{{},l99999=\"w\"}} 1\n", labels.join(","));
+        assert_eq!(
+            rejected(&duplicate),
+            at(1, "duplicate label names for metric \"m\"")
+        );
+        // Comparing each name with every earlier one took seconds in a release build.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_duplicate_is_found_before_and_after_the_set_takes_over() {
+        for n in [2, 15, 16, 17, 40] {
+            for dup in [0, n / 2, n - 1] {
+                let mut labels: Vec<String> = (0..n).map(|i| format!("l{i}=\"v\"")).collect();
+                labels.push(format!("l{dup}=\"w\""));
+                let line = format!("m{{{}}} 1\n", labels.join(","));
+                assert_eq!(
+                    rejected(&line),
+                    at(1, "duplicate label names for metric \"m\""),
+                    "{n} labels, duplicate of {dup}"
+                );
+            }
+        }
     }
 
     #[test]

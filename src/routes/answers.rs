@@ -31,6 +31,7 @@ pub(super) fn not_found() -> HttpResponse {
 
 /// ServeMux's redirect to the cleaned path, query kept.
 pub(super) fn clean_path_redirect(req: &HttpRequest, cleaned: String) -> HttpResponse {
+    let cleaned = escape_location(&cleaned);
     let location = match req.uri().query() {
         Some(q) => format!("{cleaned}?{q}"),
         None => cleaned,
@@ -51,7 +52,8 @@ pub(super) fn malformed_escape() -> HttpResponse {
 
 /// ServeMux's redirect from `P/api/v1` to `P/api/v1/`: 301, query kept, and Go's small HTML
 /// body for GET and HEAD only.
-pub(super) fn add_slash_redirect(req: &HttpRequest, mut location: String) -> HttpResponse {
+pub(super) fn add_slash_redirect(req: &HttpRequest, location: String) -> HttpResponse {
+    let mut location = escape_location(&location);
     if let Some(q) = req.uri().query().filter(|q| !q.is_empty()) {
         location = format!("{location}?{q}");
     }
@@ -68,7 +70,7 @@ pub(super) fn add_slash_redirect(req: &HttpRequest, mut location: String) -> Htt
 
 /// httprouter's redirects: 301 with a small HTML body for GET, 307 without one otherwise.
 fn redirect(req: &HttpRequest, status: u16, location: String) -> HttpResponse {
-    let mut target = location;
+    let mut target = escape_location(&location);
     if let Some(q) = req.uri().query() {
         target = format!("{target}?{q}");
     }
@@ -82,6 +84,47 @@ fn redirect(req: &HttpRequest, status: u16, location: String) -> HttpResponse {
     } else {
         response.finish()
     }
+}
+
+/// A redirect's path as a browser must read it: every byte that may not appear in a URL path
+/// (`\`, space, quotes, non-ASCII, ...) percent-escaped, as Go's `URL.String` writes it;
+/// escapes already there (`%2F`) are kept. Without it `GET /\evil.com/./` would redirect to
+/// `/\evil.com/`, which browsers follow to the host `evil.com`.
+fn escape_location(path: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_'
+                    | b'.'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'%'
+            );
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
 }
 
 /// Go's `http.Redirect` body for a GET: a link to the new location.
@@ -98,4 +141,27 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backslash_in_a_redirect_is_escaped_so_it_names_no_host() {
+        assert_eq!(escape_location("/\\evil.com/"), "/%5Cevil.com/");
+        assert_eq!(escape_location("/a b/\"é\"<>"), "/a%20b/%22%C3%A9%22%3C%3E");
+    }
+
+    #[test]
+    fn escapes_and_path_characters_are_kept() {
+        for path in [
+            "/metrics/job/a%2Fb",
+            "/api/v1/",
+            "/-/healthy",
+            "/a@b!$&'()*+,;=:~",
+        ] {
+            assert_eq!(escape_location(path), path);
+        }
+    }
 }

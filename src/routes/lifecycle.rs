@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 
 use super::sender::{history_request, now_ns};
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{committed, ApiError};
 
 /// PUT or POST `/-/quit`: starts a graceful stop (in-flight requests finish) after answering.
 pub(super) fn quit(state: &AppState) -> HttpResponse {
@@ -49,5 +49,5 @@ pub(super) async fn wipe(
     let now = now_ns();
     let count = state.gateway.wipe(now, request).await?;
     log::info!("wiped {count} groups via the admin API");
-    Ok(HttpResponse::Accepted().finish())
+    Ok(committed(HttpResponse::Accepted().finish()))
 }

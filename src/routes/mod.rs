@@ -16,6 +16,7 @@ mod sender;
 mod static_files;
 mod status;
 
+pub(crate) use body::discard_rest;
 pub(crate) use readiness::{serve, Readiness};
 
 use std::io::Write;
@@ -28,9 +29,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::error::{plain_text, ApiError};
+use crate::error::{plain_text, ApiError, DatabaseOutage};
 use crate::exposition::gzip::GzipCache;
 use crate::exposition::negotiate::accepts_gzip_in;
 use crate::gateway::Gateway;
@@ -41,6 +43,12 @@ use crate::routing::{Route, Routed, Routes};
 /// State shared by every worker.
 pub(crate) struct AppState {
     pub(crate) gateway: Arc<Gateway>,
+    /// Turns to decode, parse and prepare a push: at most one per core at once, so hostile
+    /// pushes neither take every blocking thread (scrapes render there) nor multiply the
+    /// memory a push needs while it is prepared.
+    pub(crate) preparations: Semaphore,
+    /// Database outages, logged once each.
+    pub(crate) outage: DatabaseOutage,
     pub(crate) config: Config,
     pub(crate) self_metrics: SelfMetrics,
     /// `/metrics` compressed in segments, kept from scrape to scrape.
@@ -72,6 +80,10 @@ impl AppState {
     ) -> Result<AppState, PatternError> {
         Ok(AppState {
             routes: Routes::new(&config)?,
+            preparations: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            outage: DatabaseOutage::default(),
             start_time: jiff::Timestamp::now(),
             gateway,
             config,
@@ -84,16 +96,18 @@ impl AppState {
 }
 
 /// The one entry point for every request once the gateway is ready: routes it, then records
-/// it as upstream's instrumentation would ([`instrument`]).
+/// it as upstream's instrumentation would ([`instrument`]). The caller keeps the body stream,
+/// to finish it on HTTP/2 ([`body::discard_rest`]).
 pub(crate) async fn dispatch(
     req: HttpRequest,
-    payload: web::Payload,
+    payload: &mut web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = Instant::now();
     let response = route_request(&req, payload, &state)
         .await
         .unwrap_or_else(|e| e.error_response());
+    state.outage.observe(&response);
     instrument::record(&req, &state.self_metrics.http, started, &response);
     response
 }
@@ -101,7 +115,7 @@ pub(crate) async fn dispatch(
 /// Upstream's routing answers, or the matched route's handler.
 async fn route_request(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: &mut web::Payload,
     state: &web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let resolution = match state
@@ -125,22 +139,21 @@ async fn route_request(
         Routed::Api(resolution) => return api_v1::dispatch(req, state, resolution).await,
         Routed::Main(resolution) => resolution,
     };
-    let limit = state.config.limits.max_body_bytes;
-    let body = match body::read_body(req, payload, limit).await {
+    let body = match body::read_body(req, payload, &state.config.limits).await {
         Ok(body) => body,
         Err(response) => return Ok(response),
     };
     let Resolution::Matched { value, params } = resolution else {
         // Upstream undoes the Content-Encoding of every request before routing.
-        if let Err(e) = body::decode_request_body(req, &body, limit) {
+        if let Err(e) = body::check_request_encoding(req, &body) {
             return Ok(body::decode_error_response(req, e));
         }
         return Ok(answers::router_answer(req, resolution));
     };
-    // Group routes undo the Content-Encoding themselves, so that a push whose body cannot
-    // be decoded is recorded in the history.
+    // Group routes undo the Content-Encoding themselves, off the async workers and so that a
+    // push whose body cannot be decoded is recorded in the history.
     if !matches!(value, Route::Group { .. }) {
-        if let Err(e) = body::decode_request_body(req, &body, limit) {
+        if let Err(e) = body::check_request_encoding(req, &body) {
             return Ok(body::decode_error_response(req, e));
         }
     }

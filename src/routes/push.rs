@@ -8,22 +8,21 @@
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::body::decode_request_body;
+use super::body::content_encoding;
 use super::sender::{client, history_request, now_ns};
 use super::{blocking, AppState};
-use crate::error::ApiError;
+use crate::error::{committed, ApiError};
 use crate::gateway::PushMethod;
 use crate::grouping_key::GroupingKey;
 use crate::history::Request;
 use crate::limits;
-use crate::parse::encoding::BodyDecodeError;
+use crate::parse::encoding::{decode_body, BodyDecodeError};
 use crate::parse::parse_body;
 use crate::routing::encoded_slash;
 
-/// Pushes of at most this many series are prepared (sanitised, checked, rendered) right here,
-/// as their body was just parsed: tens of microseconds, less than handing them to the
-/// blocking pool and back costs. Larger ones go to the blocking pool.
-const PREPARE_INLINE_SERIES: usize = 256;
+/// Plain bodies up to this size are prepared without waiting for a turn: at most a
+/// millisecond or so of work each.
+const SMALL_PUSH_BYTES: usize = 64 << 10;
 
 /// Handles one request on a group route.
 pub(super) async fn group(
@@ -50,7 +49,7 @@ pub(super) async fn group(
             } else {
                 PushMethod::Merge
             };
-            push(req, state, method, key.clone(), &body, now, request.clone()).await
+            push(req, state, method, key.clone(), body, now, request.clone()).await
         }
     };
     let Err(e) = result else {
@@ -93,45 +92,60 @@ async fn push(
     state: &web::Data<AppState>,
     method: PushMethod,
     key: GroupingKey,
-    raw_body: &[u8],
+    raw_body: Vec<u8>,
     now: i64,
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
-    let body = decode_request_body(req, raw_body, state.config.limits.max_body_bytes).map_err(
-        |e| match e {
-            BodyDecodeError::TooLarge { limit } => {
-                ApiError::TooLarge(limits::body_too_large(limit).trim_end().to_string())
-            }
-            e => ApiError::BadRequest(e.to_string()),
-        },
-    )?;
+    let encoding = content_encoding(req).map(str::to_owned);
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let families = parse_body(content_type, &body, state.config.names)?;
-    if let Some(max) = state.config.limits.max_series_per_push {
-        limits::check_series_per_push(&families, max).map_err(ApiError::BadRequest)?;
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let caps = state.config.limits;
+    let names = state.config.names;
+    if let Some(max) = caps.max_grouping_labels {
+        limits::check_grouping_labels(key.labels().len(), max).map_err(ApiError::BadRequest)?;
     }
-    let series: usize = families.iter().map(|f| f.metric.len()).sum();
-    let prepared = if series <= PREPARE_INLINE_SERIES {
-        state
-            .gateway
-            .prepare_push(key, method, families, now, request)
+    // Decoding, parsing and preparing are CPU work proportional to the body: large or encoded
+    // bodies take one of a turn per core, on the blocking pool, and wait here without holding
+    // a thread; small plain ones (bounded work, the usual push) never queue behind them.
+    let turn = if raw_body.len() > SMALL_PUSH_BYTES || encoding.is_some() {
+        let turn = state.preparations.acquire().await;
+        Some(turn.map_err(|e| ApiError::Internal(format!("waiting to prepare a push: {e}")))?)
     } else {
-        let gateway = state.gateway.clone();
-        blocking(move || {
-            Ok::<_, ApiError>(gateway.prepare_push(key, method, families, now, request))
-        })
-        .await?
+        None
     };
+    let gateway = state.gateway.clone();
+    let prepared = blocking(move || {
+        let body = decode_body(encoding.as_deref(), &raw_body, caps.max_body_bytes).map_err(
+            |e| match e {
+                BodyDecodeError::TooLarge { limit } => {
+                    ApiError::TooLarge(limits::body_too_large(limit).trim_end().to_string())
+                }
+                e => ApiError::BadRequest(e.to_string()),
+            },
+        )?;
+        let families = parse_body(
+            content_type.as_deref(),
+            &body,
+            names,
+            caps.max_series_per_push,
+        )?;
+        // The bytes are parsed: free them before the families are prepared.
+        drop(body);
+        drop(raw_body);
+        Ok::<_, ApiError>(gateway.prepare_push(key, method, families, now, request))
+    })
+    .await?;
+    drop(turn);
     // Queued for the writer; the answer comes after the COMMIT that holds it.
     state.gateway.push(prepared).await?;
-    Ok(if state.config.disable_consistency_check {
+    Ok(committed(if state.config.disable_consistency_check {
         HttpResponse::Accepted().finish()
     } else {
         HttpResponse::Ok().finish()
-    })
+    }))
 }
 
 async fn delete(
@@ -141,7 +155,7 @@ async fn delete(
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
     state.gateway.delete(key, now, request).await?;
-    Ok(HttpResponse::Accepted().finish())
+    Ok(committed(HttpResponse::Accepted().finish()))
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{dispatch, health, AppState};
+use super::{body, dispatch, health, AppState};
 use crate::config::Config;
+use crate::limits::Limits;
 use crate::routing::httprouter::{PatternError, Resolution};
 use crate::routing::{Route, Routes};
 
@@ -22,6 +23,8 @@ pub(crate) struct Readiness {
     app: OnceLock<web::Data<AppState>>,
     /// The route tables, used before warming only to recognise `/-/healthy`.
     routes: Routes,
+    /// The body limits, to finish a request's body on HTTP/2 whatever the answer.
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -38,6 +41,7 @@ impl Readiness {
         Ok(Readiness {
             app: OnceLock::new(),
             routes: Routes::new(config)?,
+            limits: config.limits,
         })
     }
 
@@ -53,24 +57,32 @@ impl Readiness {
 }
 
 /// The entry point of every request: [`dispatch`] once ready, the start-up answers before.
+/// On HTTP/2 the rest of an unread body is read before the answer goes
+/// ([`body::discard_rest`]), unless it is the 408 for a body that stopped arriving.
 pub(crate) async fn serve(
     req: HttpRequest,
-    payload: web::Payload,
+    mut payload: web::Payload,
     readiness: web::Data<Readiness>,
 ) -> HttpResponse {
-    if let Some(state) = readiness.app.get() {
-        return dispatch(req, payload, state.clone()).await;
+    let version = req.version();
+    let response = match readiness.app.get() {
+        Some(state) => dispatch(req, &mut payload, state.clone()).await,
+        None => match readiness
+            .routes
+            .resolve_main(req.method().as_str(), req.uri().path())
+        {
+            Resolution::Matched {
+                value: Route::Healthy,
+                ..
+            } => health::ok(),
+            _ => starting(),
+        },
+    };
+    // A body that timed out will not arrive now.
+    if response.status() != StatusCode::REQUEST_TIMEOUT {
+        body::discard_rest(version, &mut payload, &readiness.limits).await;
     }
-    match readiness
-        .routes
-        .resolve_main(req.method().as_str(), req.uri().path())
-    {
-        Resolution::Matched {
-            value: Route::Healthy,
-            ..
-        } => health::ok(),
-        _ => starting(),
-    }
+    response
 }
 
 /// 503 while the database is loading; pushers retry (every push route is idempotent).

@@ -42,6 +42,55 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// Why the database cannot take a change right now, as a client and an operator need to know
+/// it: each is answered with its own status and named in the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Another connection or process held a lock past the busy timeout (`SQLITE_BUSY`,
+    /// `SQLITE_LOCKED`).
+    Locked,
+    /// No connection was free in time.
+    Busy,
+    /// The disk, or the database's size limit, is full (`SQLITE_FULL`).
+    DiskFull,
+    /// Reading or writing the file failed (`SQLITE_IOERR`).
+    Io,
+    /// The file cannot be written (`SQLITE_READONLY`).
+    ReadOnly,
+}
+
+impl Unavailable {
+    /// The cause in a few words, as answers and log lines name it.
+    pub fn cause(self) -> &'static str {
+        match self {
+            Unavailable::Locked => "database is locked",
+            Unavailable::Busy => "database is busy",
+            Unavailable::DiskFull => "disk full",
+            Unavailable::Io => "database I/O error",
+            Unavailable::ReadOnly => "database is read-only",
+        }
+    }
+}
+
+impl StoreError {
+    /// The kind of outage this error is, if it is one rather than a fault of this program or
+    /// of the data.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        use rusqlite::ErrorCode;
+        match self {
+            StoreError::Pool(_) => Some(Unavailable::Busy),
+            StoreError::Sqlite(e) => match e.sqlite_error_code()? {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Some(Unavailable::Locked),
+                ErrorCode::DiskFull => Some(Unavailable::DiskFull),
+                ErrorCode::SystemIoFailure => Some(Unavailable::Io),
+                ErrorCode::ReadOnly => Some(Unavailable::ReadOnly),
+                _ => None,
+            },
+            StoreError::Open(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => None,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
@@ -355,5 +404,50 @@ mod tests {
                 .unwrap();
             assert_eq!(version, SCHEMA_VERSION);
         }
+    }
+
+    #[test]
+    fn a_write_lock_held_elsewhere_is_named_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let mut other = Connection::open(&path).unwrap();
+        other
+            .busy_timeout(std::time::Duration::from_millis(10))
+            .unwrap();
+        let e = StoreError::from(probe_writable_table(&mut other).unwrap_err());
+        assert_eq!(e.unavailable(), Some(Unavailable::Locked));
+        assert_eq!(Unavailable::Locked.cause(), "database is locked");
+    }
+
+    #[test]
+    fn a_full_database_is_named_disk_full() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x); PRAGMA max_page_count = 3;")
+            .unwrap();
+        let blob = vec![0u8; 64 * 1024];
+        let e = StoreError::from(
+            conn.execute("INSERT INTO t VALUES (?1)", params![blob])
+                .unwrap_err(),
+        );
+        assert_eq!(e.unavailable(), Some(Unavailable::DiskFull));
+        assert_eq!(Unavailable::DiskFull.cause(), "disk full");
+    }
+
+    #[test]
+    fn other_errors_are_no_outage() {
+        let conn = Connection::open_in_memory().unwrap();
+        let e = StoreError::from(conn.execute("SELECT * FROM missing", []).unwrap_err());
+        assert_eq!(e.unavailable(), None);
+        assert_eq!(StoreError::Corrupt("x".into()).unavailable(), None);
+    }
+
+    fn probe_writable_table(conn: &mut Connection) -> rusqlite::Result<()> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("INSERT INTO t VALUES (2)", [])?;
+        tx.commit()
     }
 }

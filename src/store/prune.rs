@@ -1,12 +1,13 @@
-//! Pruning the pushed history (`--history.retention`, `--history.max-rows`): the SQL of one
-//! pass, and the background thread that runs a pass every minute so pushes never pay for it.
+//! Pruning the pushed history (`--history.retention`, `--history.max-records`,
+//! `--history.max-rows`): the SQL of one pass, and the background thread that runs a pass
+//! every minute so pushes never pay for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::history::row_counts;
 use super::Pool;
@@ -23,30 +24,31 @@ pub struct Pruned {
 /// Rows deleted per statement, so a pruning pass never holds the write lock for long.
 const PRUNE_BATCH: i64 = 5_000;
 
-/// Deletes records older than `cutoff_ns`, then drops the values of the oldest pushes until
-/// at most `max_samples` values are kept (whole pushes: a push keeps all its values or none).
-/// Runs in short transactions so that pushes are not held up.
-pub fn prune(conn: &mut Connection, cutoff_ns: i64, max_samples: u64) -> rusqlite::Result<Pruned> {
+/// Deletes records older than `cutoff_ns` and, with `max_records` above 0, the oldest records
+/// past that many; then drops the values of the oldest pushes until at most `max_samples`
+/// values are kept (whole pushes: a push keeps all its values or none). Runs in short
+/// transactions so that pushes are not held up.
+pub fn prune(
+    conn: &mut Connection,
+    cutoff_ns: i64,
+    max_samples: u64,
+    max_records: u64,
+) -> rusqlite::Result<Pruned> {
     let mut pruned = Pruned::default();
-    loop {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let ids = "SELECT id FROM push_history WHERE time_ns < ?1 ORDER BY id LIMIT ?2";
-        let samples: i64 = tx.query_row(
-            &format!("SELECT coalesce(sum(sample_count), 0) FROM push_history WHERE id IN ({ids})"),
-            params![cutoff_ns, PRUNE_BATCH],
-            |r| r.get(0),
-        )?;
-        let records = tx.execute(
-            &format!("DELETE FROM push_history WHERE id IN ({ids})"),
-            params![cutoff_ns, PRUNE_BATCH],
-        )?;
-        tx.commit()?;
-        pruned.records += records;
-        pruned.samples += samples as usize;
-        if records < PRUNE_BATCH as usize {
-            break;
+    if max_records > 0 {
+        // The id of the oldest record to keep: everything below it goes.
+        let keep_from: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM push_history ORDER BY id DESC LIMIT 1 OFFSET ?1",
+                params![max_records.min(i64::MAX as u64) as i64 - 1],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(keep_from) = keep_from {
+            prune_records(conn, "id < ?1", keep_from, &mut pruned)?;
         }
     }
+    prune_records(conn, "time_ns < ?1", cutoff_ns, &mut pruned)?;
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Newest first, the running total of values; pushes past the limit lose theirs.
@@ -75,6 +77,35 @@ pub fn prune(conn: &mut Connection, cutoff_ns: i64, max_samples: u64) -> rusqlit
         }
     }
     Ok(pruned)
+}
+
+/// Deletes the records matching `condition` (with `?1` bound to `bound`), oldest first, a
+/// batch per transaction; counts them and their values into `pruned`.
+fn prune_records(
+    conn: &mut Connection,
+    condition: &str,
+    bound: i64,
+    pruned: &mut Pruned,
+) -> rusqlite::Result<()> {
+    let ids = format!("SELECT id FROM push_history WHERE {condition} ORDER BY id LIMIT ?2");
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let samples: i64 = tx.query_row(
+            &format!("SELECT coalesce(sum(sample_count), 0) FROM push_history WHERE id IN ({ids})"),
+            params![bound, PRUNE_BATCH],
+            |r| r.get(0),
+        )?;
+        let records = tx.execute(
+            &format!("DELETE FROM push_history WHERE id IN ({ids})"),
+            params![bound, PRUNE_BATCH],
+        )?;
+        tx.commit()?;
+        pruned.records += records;
+        pruned.samples += samples as usize;
+        if records < PRUNE_BATCH as usize {
+            return Ok(());
+        }
+    }
 }
 
 /// How often the history is pruned.
@@ -126,8 +157,13 @@ fn prune_once(pool: &Pool, retention: Retention, stats: &StorageStats) {
         .unwrap_or(0);
     let cutoff = now_ns.saturating_sub(retention.max_age.as_nanos().min(i64::MAX as u128) as i64);
     let result = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-        let pruned =
-            prune(&mut conn, cutoff, retention.max_sample_rows).map_err(|e| e.to_string())?;
+        let pruned = prune(
+            &mut conn,
+            cutoff,
+            retention.max_sample_rows,
+            retention.max_records,
+        )
+        .map_err(|e| e.to_string())?;
         let (records, samples) = row_counts(&conn).map_err(|e| e.to_string())?;
         stats.set_history_rows(records.max(0) as u64, samples.max(0) as u64);
         Ok(pruned)

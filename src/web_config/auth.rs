@@ -1,36 +1,65 @@
 //! `basic_auth_users`: HTTP basic authentication against bcrypt hashes.
 //!
 //! A bcrypt check costs tens of milliseconds of CPU by design, so (as exporter-toolkit does)
-//! checks run one at a time, on a blocking thread, and successful (user, password) pairs are
-//! remembered so a scraper sending the same credentials every 15 s pays for bcrypt once.
-//! Unknown users are checked against a dummy hash of the same cost, so the answer's timing
-//! does not tell whether a user exists.
+//! checks run one at a time, and successful (user, password) pairs are remembered so a
+//! scraper sending the same credentials every 15 s pays for bcrypt once. Unknown users are
+//! checked against a dummy hash of the same cost, so the answer's timing does not tell
+//! whether a user exists.
+//!
+//! The checks run on a thread of their own, behind a queue of [`MAX_WAITING_CHECKS`]: a flood
+//! of wrong passwords costs one core at most, never the blocking threads that scrapes and
+//! pushes run on, and a check that finds the queue full is refused at once ([`Verdict::Busy`],
+//! answered 429) instead of waiting behind thousands of others.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
+use tokio::sync::oneshot;
 
 /// At most this many remembered successful logins; one is dropped to make room.
 const CACHE_CAPACITY: usize = 100;
 
-/// The configured users and the memory of successful checks.
+/// Checks that may wait for the bcrypt thread; one more is refused with 429.
+pub const MAX_WAITING_CHECKS: usize = 8;
+
+/// The configured users, the memory of successful checks, and the bcrypt thread's queue.
 pub struct BasicAuth {
+    users: Arc<Users>,
+    queue: SyncSender<Check>,
+}
+
+/// What the bcrypt thread needs.
+struct Users {
     /// User name to bcrypt hash.
-    users: BTreeMap<String, String>,
+    hashes: BTreeMap<String, String>,
     /// A hash of a password nobody knows, at the users' highest cost.
     dummy_hash: String,
     /// Successful (user, password) pairs.
     verified: Mutex<HashSet<(String, Vec<u8>)>>,
-    /// bcrypt is CPU-heavy by design: one check at a time.
-    bcrypt_turn: Mutex<()>,
+}
+
+/// One check waiting for the bcrypt thread, and where its answer goes.
+struct Check {
+    credentials: Credentials,
+    answer: oneshot::Sender<bool>,
+}
+
+/// The outcome of [`BasicAuth::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Invalid,
+    /// Too many checks are waiting for bcrypt: try again later (429).
+    Busy,
 }
 
 impl std::fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Hashes and passwords stay out of logs.
         f.debug_struct("BasicAuth")
-            .field("users", &self.users.len())
+            .field("users", &self.users.hashes.len())
             .finish_non_exhaustive()
     }
 }
@@ -51,13 +80,14 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl BasicAuth {
-    /// Checks every hash's format and prepares the dummy hash; `None` with no users.
-    pub fn new(users: BTreeMap<String, String>) -> Result<Option<BasicAuth>, String> {
-        if users.is_empty() {
+    /// Checks every hash's format, prepares the dummy hash and starts the bcrypt thread;
+    /// `None` with no users.
+    pub fn new(hashes: BTreeMap<String, String>) -> Result<Option<BasicAuth>, String> {
+        if hashes.is_empty() {
             return Ok(None);
         }
         let mut cost = 0;
-        for (user, hash) in &users {
+        for (user, hash) in &hashes {
             // The parser's message may quote the hash: keep it out of the start-up line.
             let parts = hash.parse::<bcrypt::HashParts>().map_err(|_| {
                 format!(
@@ -69,21 +99,55 @@ impl BasicAuth {
         }
         let dummy_hash = bcrypt::hash("no user has this password", cost)
             .map_err(|e| format!("basic_auth_users: cannot prepare bcrypt: {e}"))?;
-        Ok(Some(BasicAuth {
-            users,
+        let users = Arc::new(Users {
+            hashes,
             dummy_hash,
             verified: Mutex::new(HashSet::new()),
-            bcrypt_turn: Mutex::new(()),
-        }))
+        });
+        let (queue, checks) = sync_channel::<Check>(MAX_WAITING_CHECKS);
+        let checker = users.clone();
+        // Ends when the last sender, this BasicAuth's queue, is dropped.
+        std::thread::Builder::new()
+            .name("bcrypt".into())
+            .spawn(move || {
+                for check in checks {
+                    let _ = check.answer.send(checker.verify(&check.credentials));
+                }
+            })
+            .map_err(|e| format!("basic_auth_users: cannot start the bcrypt thread: {e}"))?;
+        Ok(Some(BasicAuth { users, queue }))
     }
 
     /// Number of configured users.
     pub fn user_count(&self) -> usize {
-        self.users.len()
+        self.users.hashes.len()
     }
 
+    /// Checks credentials: at once when remembered, else on the bcrypt thread, or
+    /// [`Verdict::Busy`] when [`MAX_WAITING_CHECKS`] checks are already waiting.
+    pub async fn check(&self, credentials: Credentials) -> Verdict {
+        if self.users.remembered(&credentials) {
+            return Verdict::Valid;
+        }
+        let (answer, verdict) = oneshot::channel();
+        match self.queue.try_send(Check {
+            credentials,
+            answer,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Verdict::Busy,
+            Err(TrySendError::Disconnected(_)) => return Verdict::Invalid,
+        }
+        match verdict.await {
+            Ok(true) => Verdict::Valid,
+            _ => Verdict::Invalid,
+        }
+    }
+}
+
+impl Users {
     /// True if these credentials were verified before (no bcrypt needed).
-    pub fn remembered(&self, c: &Credentials) -> bool {
+    fn remembered(&self, c: &Credentials) -> bool {
         let Ok(user) = std::str::from_utf8(&c.user) else {
             return false;
         };
@@ -93,18 +157,15 @@ impl BasicAuth {
             .unwrap_or(false)
     }
 
-    /// Verifies credentials with bcrypt. Blocking and slow: call it off the async threads.
-    pub fn verify(&self, c: &Credentials) -> bool {
+    /// Verifies credentials with bcrypt (slow, blocking: the bcrypt thread's work).
+    fn verify(&self, c: &Credentials) -> bool {
         if self.remembered(c) {
             return true;
         }
         let user = std::str::from_utf8(&c.user).ok();
-        let known = user.and_then(|u| self.users.get(u));
+        let known = user.and_then(|u| self.hashes.get(u));
         let hash = known.unwrap_or(&self.dummy_hash);
-        let matches = {
-            let _turn = self.bcrypt_turn.lock();
-            bcrypt::verify(&c.password, hash).unwrap_or(false)
-        };
+        let matches = bcrypt::verify(&c.password, hash).unwrap_or(false);
         let ok = matches && known.is_some();
         if let (true, Some(user)) = (ok, user) {
             if let Ok(mut set) = self.verified.lock() {
@@ -158,25 +219,25 @@ mod tests {
     #[test]
     fn the_right_password_passes_and_is_remembered() {
         let a = auth();
-        assert!(!a.remembered(&creds("alice", "s3cret")));
-        assert!(a.verify(&creds("alice", "s3cret")));
-        assert!(a.remembered(&creds("alice", "s3cret")));
+        assert!(!a.users.remembered(&creds("alice", "s3cret")));
+        assert!(a.users.verify(&creds("alice", "s3cret")));
+        assert!(a.users.remembered(&creds("alice", "s3cret")));
     }
 
     #[test]
     fn wrong_passwords_and_unknown_users_fail_and_are_not_remembered() {
         let a = auth();
-        assert!(!a.verify(&creds("alice", "wrong")));
-        assert!(!a.verify(&creds("bob", "s3cret")));
-        assert!(!a.remembered(&creds("alice", "wrong")));
+        assert!(!a.users.verify(&creds("alice", "wrong")));
+        assert!(!a.users.verify(&creds("bob", "s3cret")));
+        assert!(!a.users.remembered(&creds("alice", "wrong")));
         // The dummy hash's own password does not log in an unknown user.
-        assert!(!a.verify(&creds("bob", "no user has this password")));
+        assert!(!a.users.verify(&creds("bob", "no user has this password")));
     }
 
     #[test]
     fn the_dummy_hash_has_the_users_cost() {
         let a = auth();
-        let dummy: bcrypt::HashParts = a.dummy_hash.parse().unwrap();
+        let dummy: bcrypt::HashParts = a.users.dummy_hash.parse().unwrap();
         assert_eq!(dummy.get_cost(), 4);
     }
 
@@ -186,7 +247,7 @@ mod tests {
         let a = BasicAuth::new(BTreeMap::from([("u".to_string(), hash)]))
             .unwrap()
             .unwrap();
-        assert!(a.verify(&creds("u", "pw")));
+        assert!(a.users.verify(&creds("u", "pw")));
     }
 
     #[test]
@@ -212,5 +273,22 @@ mod tests {
         assert!(parse_authorization(b"Basic !!!").is_none());
         // No colon at all.
         assert!(parse_authorization(b"Basic dXNlcg==").is_none());
+    }
+
+    #[actix_web::test]
+    async fn checks_run_on_the_bcrypt_thread_and_a_full_queue_is_busy() {
+        let a = auth();
+        assert_eq!(a.check(creds("alice", "s3cret")).await, Verdict::Valid);
+        assert_eq!(a.check(creds("alice", "wrong")).await, Verdict::Invalid);
+        // Many at once: some wait, the ones past the queue are refused at once.
+        let checks: Vec<_> = (0..64)
+            .map(|i| a.check(creds("alice", &format!("w{i}"))))
+            .collect();
+        let verdicts = futures_util::future::join_all(checks).await;
+        assert!(verdicts.contains(&Verdict::Busy), "{verdicts:?}");
+        assert!(verdicts.contains(&Verdict::Invalid), "{verdicts:?}");
+        assert!(!verdicts.contains(&Verdict::Valid));
+        // A remembered login never waits for the queue.
+        assert_eq!(a.check(creds("alice", "s3cret")).await, Verdict::Valid);
     }
 }

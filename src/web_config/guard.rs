@@ -1,6 +1,10 @@
 //! The middleware in front of every route: rate limit, extra headers and basic auth, in
 //! exporter-toolkit's order (a rate-limited request is refused before anything else; the
-//! extra headers are on every other answer, 401 included).
+//! extra headers are on every other answer, 401 included). A login that finds the bcrypt
+//! queue full is answered 429 ([`super::auth`]).
+//!
+//! A refusal is a complete answer on HTTP/2 too: the request's body is read (and discarded)
+//! first, as [`crate::routes::discard_rest`] explains.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,9 +16,11 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use super::auth::{parse_authorization, BasicAuth};
+use super::auth::{parse_authorization, BasicAuth, Verdict};
 use crate::error::plain_text;
-use actix_web::HttpMessage;
+use crate::limits::Limits;
+use crate::routes::discard_rest;
+use actix_web::{HttpMessage, HttpResponse};
 
 /// The user a request authenticated as, put into the request's extensions by [`guard`] for
 /// the pushed history.
@@ -27,6 +33,17 @@ pub struct HttpGuard {
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
     pub(super) auth: Option<Arc<BasicAuth>>,
     pub(super) limiter: Option<RateLimiter>,
+    /// The body limits, to read a refused request's body on HTTP/2.
+    pub(super) body_limits: Limits,
+}
+
+/// What the guard decided about a request.
+enum Decision {
+    /// Let it through, as this user (with basic auth).
+    Pass(Option<String>),
+    Unauthorized,
+    /// The bcrypt queue is full.
+    Busy,
 }
 
 impl HttpGuard {
@@ -36,26 +53,41 @@ impl HttpGuard {
         }
     }
 
-    /// Whether the request may pass: `Some(None)` with no users configured,
-    /// `Some(Some(user))` with valid credentials, `None` otherwise.
-    async fn authorized(&self, req: &ServiceRequest) -> Option<Option<String>> {
+    /// Sets the body limits used when a refused request's body is read on HTTP/2.
+    pub fn with_body_limits(mut self, limits: Limits) -> HttpGuard {
+        self.body_limits = limits;
+        self
+    }
+
+    /// Whether the request may pass, and as whom.
+    async fn authorized(&self, req: &ServiceRequest) -> Decision {
         let Some(auth) = &self.auth else {
-            return Some(None);
+            return Decision::Pass(None);
         };
-        let credentials = req
+        let Some(credentials) = req
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|h| parse_authorization(h.as_bytes()))?;
+            .and_then(|h| parse_authorization(h.as_bytes()))
+        else {
+            return Decision::Unauthorized;
+        };
         let user = String::from_utf8_lossy(&credentials.user).into_owned();
-        if auth.remembered(&credentials) {
-            return Some(Some(user));
+        match auth.check(credentials).await {
+            Verdict::Valid => Decision::Pass(Some(user)),
+            Verdict::Invalid => Decision::Unauthorized,
+            Verdict::Busy => Decision::Busy,
         }
-        let auth = auth.clone();
-        // bcrypt takes tens of milliseconds on purpose: keep it off the async threads.
-        let valid = web::block(move || auth.verify(&credentials))
-            .await
-            .unwrap_or(false);
-        valid.then_some(Some(user))
+    }
+
+    /// The refusal `resp` for `req`, once its body is read on HTTP/2.
+    async fn refuse<B>(
+        &self,
+        mut req: ServiceRequest,
+        resp: HttpResponse,
+    ) -> ServiceResponse<EitherBody<B>> {
+        let mut payload = req.take_payload();
+        discard_rest(req.version(), &mut payload, &self.body_limits).await;
+        req.into_response(resp).map_into_right_body()
     }
 }
 
@@ -111,15 +143,28 @@ pub async fn guard<B: MessageBody + 'static>(
     if let Some(limiter) = &guard.limiter {
         if !limiter.allow() {
             let resp = plain_text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
-            return Ok(req.into_response(resp).map_into_right_body());
+            return Ok(guard.refuse(req, resp).await);
         }
     }
-    let Some(user) = guard.authorized(&req).await else {
-        let mut resp = plain_text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
-        guard.add_headers(resp.headers_mut());
-        return Ok(req.into_response(resp).map_into_right_body());
+    let user = match guard.authorized(&req).await {
+        Decision::Pass(user) => user,
+        Decision::Unauthorized => {
+            let mut resp = plain_text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            guard.add_headers(resp.headers_mut());
+            return Ok(guard.refuse(req, resp).await);
+        }
+        Decision::Busy => {
+            let mut resp = plain_text(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests: too many logins are being checked, try again\n",
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            guard.add_headers(resp.headers_mut());
+            return Ok(guard.refuse(req, resp).await);
+        }
     };
     if let Some(user) = user {
         // The pushed history records who pushed.

@@ -100,6 +100,7 @@ impl WebConfig {
                 headers,
                 auth,
                 limiter,
+                ..HttpGuard::default()
             },
         })
     }

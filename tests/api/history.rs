@@ -172,7 +172,7 @@ async fn pruning_removes_exactly_the_oldest_values_beyond_the_limit() {
         app.put("/metrics/job/p", &format!("a {i}\nb {i}\n")).await;
     }
     let mut conn = Connection::open(&db).unwrap();
-    let pruned = pushgateway::store::prune::prune(&mut conn, 0, 5).unwrap();
+    let pruned = pushgateway::store::prune::prune(&mut conn, 0, 5, 0).unwrap();
     // Whole pushes keep their values: the newest two (4 values) fit in 5, the third would not.
     assert_eq!(pruned.samples, 4);
     assert_eq!(pruned.records, 0);
@@ -194,7 +194,7 @@ async fn pruning_removes_exactly_the_oldest_values_beyond_the_limit() {
     );
     // Age: everything older than a cutoff after the pushes goes, records and values.
     let now = i64::MAX;
-    let pruned = pushgateway::store::prune::prune(&mut conn, now, 5).unwrap();
+    let pruned = pushgateway::store::prune::prune(&mut conn, now, 5, 0).unwrap();
     assert_eq!((pruned.records, pruned.samples), (4, 4));
     assert_eq!(rows(&conn, "SELECT count(*) FROM push_history")[0][0], "0");
     // The current state is untouched by pruning.
@@ -202,6 +202,30 @@ async fn pruning_removes_exactly_the_oldest_values_beyond_the_limit() {
         .pushed()
         .await
         .contains("a{instance=\"\",job=\"p\"} 3\n"));
+}
+
+#[actix_web::test]
+async fn pruning_keeps_only_the_newest_records_beyond_the_record_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let app = spawn_app(&[&format!("--persistence.file={}", db.display())]).await;
+    for i in 0..5 {
+        app.put("/metrics/job/p", &format!("a {i}\n")).await;
+    }
+    app.put("/metrics/job/p", "not valid\n").await;
+    let mut conn = Connection::open(&db).unwrap();
+    let pruned = pushgateway::store::prune::prune(&mut conn, 0, 1_000, 3).unwrap();
+    // The oldest three go, with their values; rejected records count like accepted ones.
+    assert_eq!((pruned.records, pruned.samples), (3, 3));
+    assert_eq!(
+        rows(&conn, "SELECT status FROM push_history ORDER BY id"),
+        [["200"], ["200"], ["400"]].map(|r| r.map(String::from).to_vec())
+    );
+    // At the limit nothing goes; 0 means no limit.
+    let pruned = pushgateway::store::prune::prune(&mut conn, 0, 1_000, 3).unwrap();
+    assert_eq!((pruned.records, pruned.samples), (0, 0));
+    let pruned = pushgateway::store::prune::prune(&mut conn, 0, 1_000, 0).unwrap();
+    assert_eq!(pruned.records, 0);
 }
 
 #[actix_web::test]

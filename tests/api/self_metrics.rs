@@ -12,7 +12,7 @@ use crate::helpers::{raw_request, spawn_app, TestApp};
 /// `/metrics` parsed by the strict text parser, by family name.
 async fn scrape(app: &TestApp) -> BTreeMap<String, MetricFamily> {
     let body = app.get("/metrics").await.body;
-    parse_body(None, body.as_bytes(), NameValidation::Legacy)
+    parse_body(None, body.as_bytes(), NameValidation::Legacy, None)
         .unwrap_or_else(|e| panic!("exposition does not parse: {e}\n{body}"))
         .into_iter()
         .map(|f| (f.name().to_string(), f))
