@@ -46,10 +46,14 @@ pub fn open(path: Option<&Path>) -> Result<Pool, StoreError> {
     let manager = match path {
         Some(p) => SqliteConnectionManager::file(p),
         None => {
-            // A named shared-cache memory database, so every pooled connection sees the same data.
+            // A named database of SQLite's memdb VFS (a name starting with `/` is shared by
+            // every connection of the process), so every pooled connection sees the same data.
+            // Not a shared-cache database: its table locks fail at once (SQLITE_LOCKED)
+            // instead of waiting for `busy_timeout`, so a write probe next to a push could
+            // fail either; memdb takes ordinary file locks, which wait.
             static NEXT: AtomicU64 = AtomicU64::new(0);
             let name = format!(
-                "file:pushgateway-{}-{}?mode=memory&cache=shared",
+                "file:/pushgateway-{}-{}?vfs=memdb",
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             );
@@ -65,9 +69,8 @@ pub fn open(path: Option<&Path>) -> Result<Pool, StoreError> {
     });
     let pool = r2d2::Pool::builder()
         .max_size(POOL_SIZE)
-        // Every connection is opened here, before any write: a shared-cache in-memory database
-        // refuses a new connection's set-up while another one writes (busy_timeout does not
-        // cover shared-cache locks), and it lives only while a connection is open.
+        // Every connection is opened here, before any write, and kept: an in-memory database
+        // lives only while a connection to it is open.
         .min_idle(Some(POOL_SIZE))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)
@@ -90,5 +93,38 @@ fn describe_open_error(path: Option<&Path>, e: &r2d2::Error) -> String {
     match path {
         Some(p) => format!("{}: {e}", p.display()),
         None => format!("in-memory database: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_in_memory_writer_waits_for_another_instead_of_failing() {
+        let pool = open(None).unwrap();
+        let mut first = pool.get().unwrap();
+        let tx = first
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        let second = std::thread::spawn({
+            let pool = pool.clone();
+            move || {
+                let mut conn = pool.get().unwrap();
+                let started = std::time::Instant::now();
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| e.to_string())?;
+                tx.commit().map_err(|e| e.to_string())?;
+                Ok::<_, String>(started.elapsed())
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        tx.commit().unwrap();
+        let waited = second
+            .join()
+            .unwrap()
+            .expect("the second writer waited its turn");
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
     }
 }
