@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::error::plain_text;
 use crate::routing::httprouter::Resolution;
+use crate::routing::path::percent_escape;
 use crate::routing::servemux::CLEAN_PATH_REDIRECT_STATUS;
 
 /// httprouter's answers other than a match (a match is the caller's to handle).
@@ -91,40 +92,29 @@ fn redirect(req: &HttpRequest, status: u16, location: String) -> HttpResponse {
 /// escapes already there (`%2F`) are kept. Without it `GET /\evil.com/./` would redirect to
 /// `/\evil.com/`, which browsers follow to the host `evil.com`.
 fn escape_location(path: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'_'
-                    | b'.'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-                    | b'%'
-            );
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    percent_escape(path, |b| {
+        matches!(
+            b,
+            b'-' | b'_'
+                | b'.'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'/'
+                | b'%'
+        )
+    })
 }
 
 /// Go's `http.Redirect` body for a GET: a link to the new location.

@@ -66,26 +66,31 @@ fn hex_value(b: u8) -> Option<u8> {
 /// in path mode). httprouter's redirects rebuild `Location` this way, so a
 /// space comes back as `%20` and `@` stays as it is.
 pub(crate) fn escape_path(decoded: &str) -> String {
+    percent_escape(decoded, |b| {
+        matches!(
+            b,
+            b'-' | b'_'
+                | b'.'
+                | b'~'
+                | b'$'
+                | b'&'
+                | b'+'
+                | b','
+                | b'/'
+                | b':'
+                | b';'
+                | b'='
+                | b'@'
+        )
+    })
+}
+
+/// `s` with every byte that is neither ASCII alphanumeric nor kept by `keep` written as `%XX`.
+pub(crate) fn percent_escape(s: &str, keep: impl Fn(u8) -> bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(decoded.len());
-    for &b in decoded.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'_'
-                    | b'.'
-                    | b'~'
-                    | b'$'
-                    | b'&'
-                    | b'+'
-                    | b','
-                    | b'/'
-                    | b':'
-                    | b';'
-                    | b'='
-                    | b'@'
-            );
-        if keep {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || keep(b) {
             out.push(char::from(b));
         } else {
             out.push('%');
