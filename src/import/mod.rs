@@ -20,8 +20,6 @@
 //! No gob crate is used: the only one on crates.io, `gob` 0.1.0 (2018, its single release),
 //! knows just four of `wireType`'s seven kinds (no GobEncoderT, so not `time.Time`), and
 //! depends on crates abandoned since (bytes 0.4, owning_ref, serde_schema 0.0.1).
-// Wired into start-up and the import command next.
-#![allow(dead_code)]
 
 mod gob;
 

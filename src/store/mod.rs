@@ -1,8 +1,9 @@
 //! The SQLite store: the only module with SQL in it.
 //!
 //! Functions that change data take the caller's [`rusqlite::Transaction`]; the caller
-//! ([`crate::gateway`]) begins and commits, so one push is one transaction and nothing is
-//! answered before COMMIT returns.
+//! ([`crate::gateway`], or [`crate::upgrade`] filling a new file before the gateway exists)
+//! begins and commits, so one push is one transaction and nothing is answered before COMMIT
+//! returns.
 
 pub(crate) mod history;
 mod migrate;
@@ -12,7 +13,7 @@ pub mod prune;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 pub use migrate::{MigrateError, SCHEMA_VERSION};
-pub use pool::{open, Pool, PooledConnection};
+pub use pool::{create_file, open, Pool, PooledConnection};
 
 use crate::grouping_key::GroupingKey;
 
