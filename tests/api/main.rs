@@ -9,6 +9,7 @@ mod ha;
 mod healthcheck;
 mod helpers;
 mod history;
+mod import;
 mod limits;
 mod logging;
 mod metrics;
