@@ -154,24 +154,38 @@ impl std::error::Error for ImportError {
 
 const SNAPSHOT_TYPE: &str = "a value of type map[string]MetricGroup";
 
-/// Decodes a whole persistence file. Groups come out sorted by labels.
+/// Decodes a whole persistence file ([`for_each_group`]); groups come out sorted by labels.
+#[cfg(test)]
+pub(crate) fn read_snapshot(bytes: &[u8]) -> Result<Vec<UpstreamGroup>, ImportError> {
+    let mut groups = Vec::new();
+    for_each_group(bytes, |group| groups.push(group))?;
+    groups.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(groups)
+}
+
+/// Decodes a whole persistence file, handing each group to `each` as soon as it is decoded,
+/// in the file's order: a caller that turns groups into something smaller never holds every
+/// decoded family at once (a decoded `Metric` takes about 1 KiB). An error can come after
+/// some groups were handed over; only `Ok` means the file was whole.
 ///
 /// Strict: the stream must hold exactly one value of the original's shape, each map key must
 /// be the grouping key of its group's labels (and the name of its family), label names and
 /// values must be UTF-8 (a group the original created from a non-UTF-8 URL, which it cannot
 /// serve either, is refused: delete it first). Linear in the file's size.
-pub(crate) fn read_snapshot(bytes: &[u8]) -> Result<Vec<UpstreamGroup>, ImportError> {
+pub(crate) fn for_each_group(
+    bytes: &[u8],
+    mut each: impl FnMut(UpstreamGroup),
+) -> Result<(), ImportError> {
     let mut stream = Stream::new(bytes);
     let Some(mut message) = stream.next_value()? else {
         return Err(GobError::new(bytes.len(), SNAPSHOT_TYPE, "the end of the file").into());
     };
-    let mut groups = {
+    {
         let types = stream.types();
         let layout = Layout::of(types, message.id, message.offset)?;
         let r = &mut message.body;
         r.singleton()?;
         let mut keys = HashSet::new();
-        let mut groups = Vec::new();
         for _ in 0..r.count("a number of groups")? {
             let key_at = r.offset();
             let key = r.bytes("a grouping key")?;
@@ -191,16 +205,14 @@ pub(crate) fn read_snapshot(bytes: &[u8]) -> Result<Vec<UpstreamGroup>, ImportEr
                 )
                 .into());
             }
-            groups.push(group);
+            each(group);
         }
         r.finish()?;
-        groups
-    };
+    }
     if let Some(extra) = stream.next_value()? {
         return Err(GobError::new(extra.offset, "the end of the file", "a second value").into());
     }
-    groups.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(groups)
+    Ok(())
 }
 
 /// Upstream's `groupingKeyFor`: `name 0xff value 0xff name 0xff value`, names sorted.

@@ -39,6 +39,8 @@ pub(crate) struct ImportedGroup {
     pub(crate) created_ns: i64,
     /// The values for the history record, as a push records them, and their number.
     pub(crate) samples: Option<(String, usize)>,
+    /// Where this gateway serves the group's timestamp families differently from the original.
+    differences: Vec<String>,
 }
 
 impl ImportedGroup {
@@ -48,7 +50,7 @@ impl ImportedGroup {
     }
 }
 
-/// Every group of a file, ready to store.
+/// Every group of a file, ready to store, sorted by grouping labels.
 #[derive(Debug)]
 pub(crate) struct Conversion {
     pub(crate) groups: Vec<ImportedGroup>,
@@ -77,73 +79,113 @@ impl std::fmt::Display for RefusedGroup {
     }
 }
 
-/// Converts every group, or names every group that cannot be served (then nothing is to be
-/// imported). Groups are checked in the order given, each against the ones before it, as a
-/// push is checked against the store. With `with_samples`, each group's values are written
-/// for its history record. Linear in the number of series.
-pub(crate) fn convert(
-    groups: Vec<UpstreamGroup>,
+impl RefusedGroup {
+    fn new(key: &GroupingKey, reason: String) -> RefusedGroup {
+        RefusedGroup {
+            labels: key.canonical(),
+            delete_path: Some(key.to_base64_path()),
+            reason,
+        }
+    }
+}
+
+/// Converts groups one at a time as they are decoded ([`Converter::add`]), so that only the
+/// prepared families, not every decoded one, are held; then checks them against each other
+/// ([`Converter::finish`]). Linear in the number of series.
+#[derive(Debug)]
+pub(crate) struct Converter {
     with_samples: bool,
-) -> Result<Conversion, Vec<RefusedGroup>> {
-    let mut cache = Cache::new();
-    let mut imported = Vec::with_capacity(groups.len());
-    let mut refused = Vec::new();
-    let mut differences = Vec::new();
-    for (index, group) in groups.into_iter().enumerate() {
+    groups: Vec<ImportedGroup>,
+    refused: Vec<RefusedGroup>,
+}
+
+impl Converter {
+    /// With `with_samples`, each group's values are written for its history record.
+    pub(crate) fn new(with_samples: bool) -> Converter {
+        Converter {
+            with_samples,
+            groups: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+
+    /// Converts one group on its own: its key, its families, its times.
+    pub(crate) fn add(&mut self, group: UpstreamGroup) {
         let key = match GroupingKey::from_labels(group.labels.clone()) {
             Ok(key) => key,
             Err(e) => {
-                refused.push(RefusedGroup {
+                self.refused.push(RefusedGroup {
                     labels: describe_labels(&group.labels),
                     delete_path: None,
                     reason: e.to_string(),
                 });
-                continue;
+                return;
             }
         };
-        let refuse = |reason: String| RefusedGroup {
-            labels: key.canonical(),
-            delete_path: Some(key.to_base64_path()),
-            reason,
-        };
-        let (group, mut notes) = match convert_group(key.clone(), group, with_samples) {
-            Ok(converted) => converted,
-            Err(reason) => {
-                refused.push(refuse(reason));
-                continue;
-            }
-        };
-        let cached = cached_group(index as i64 + 1, &group);
-        let names: Vec<&str> = cached.families.keys().map(String::as_str).collect();
-        let errors = check_push(&cache, None, &cached.key_bytes, &cached.families, &names);
-        if !errors.is_empty() {
-            refused.push(refuse(format!(
-                "it is inconsistent with the groups before it: {}",
-                join_errors(&errors)
-            )));
-            continue;
+        match convert_group(&key, group, self.with_samples) {
+            Ok(group) => self.groups.push(group),
+            Err(reason) => self.refused.push(RefusedGroup::new(&key, reason)),
         }
-        cache.put_group(cached);
-        differences.append(&mut notes);
-        imported.push(group);
     }
-    if refused.is_empty() {
-        Ok(Conversion {
-            groups: imported,
-            differences,
-        })
-    } else {
-        Err(refused)
+
+    /// Every group, or every group that cannot be served (then nothing is to be imported).
+    /// Groups are checked in the order of their labels, each against the ones before it, as
+    /// a push is checked against the store, so the same file always gives the same answer.
+    pub(crate) fn finish(mut self) -> Result<Conversion, Vec<RefusedGroup>> {
+        self.groups.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut cache = Cache::new();
+        let mut imported = Vec::with_capacity(self.groups.len());
+        let mut differences = Vec::new();
+        for (index, mut group) in self.groups.into_iter().enumerate() {
+            let cached = cached_group(index as i64 + 1, &group);
+            let names: Vec<&str> = cached.families.keys().map(String::as_str).collect();
+            let errors = check_push(&cache, None, &cached.key_bytes, &cached.families, &names);
+            if !errors.is_empty() {
+                self.refused.push(RefusedGroup::new(
+                    &group.key,
+                    format!(
+                        "it is inconsistent with the groups before it: {}",
+                        join_errors(&errors)
+                    ),
+                ));
+                continue;
+            }
+            cache.put_group(cached);
+            differences.append(&mut group.differences);
+            imported.push(group);
+        }
+        if self.refused.is_empty() {
+            Ok(Conversion {
+                groups: imported,
+                differences,
+            })
+        } else {
+            self.refused.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Err(self.refused)
+        }
     }
+}
+
+/// [`Converter`] over every group at once.
+#[cfg(test)]
+fn convert(
+    groups: Vec<UpstreamGroup>,
+    with_samples: bool,
+) -> Result<Conversion, Vec<RefusedGroup>> {
+    let mut converter = Converter::new(with_samples);
+    for group in groups {
+        converter.add(group);
+    }
+    converter.finish()
 }
 
 /// One group: its pushed families prepared as a push prepares them, its times derived from
 /// its timestamp families (with the differences, if any); an error says why it is refused.
 fn convert_group(
-    key: GroupingKey,
+    key: &GroupingKey,
     group: UpstreamGroup,
     with_samples: bool,
-) -> Result<(ImportedGroup, Vec<String>), String> {
+) -> Result<ImportedGroup, String> {
     let mut push = None;
     let mut failure = None;
     let mut families = Vec::with_capacity(group.families.len());
@@ -159,10 +201,10 @@ fn convert_group(
             PUSH_FAILURE_TIME => failure = Some((family, time_ns)),
             "" => errors.push("a metric family has no name".to_string()),
             _ => {
-                sanitize(&mut family, &key);
+                sanitize(&mut family, key);
                 errors.extend(check_family(&family));
                 if let Some(samples) = &mut samples {
-                    samples.add_family(&family, &key);
+                    samples.add_family(&family, key);
                 }
                 families.push(Arc::new(FamilyData::new(&family, time_ns)));
             }
@@ -179,28 +221,26 @@ fn convert_group(
         .find_map(|s| s.zero_since)
         .or(earliest)
         .unwrap_or(0);
-    let mut notes = Vec::new();
-    for (name, stamp, stored) in [
+    let differences = [
         (PUSH_TIME, &push_stamp, &push),
         (PUSH_FAILURE_TIME, &failure_stamp, &failure),
-    ] {
-        if let Some(note) = difference(&key, name, stamp.ns, created_ns, stored.as_ref()) {
-            notes.push(note);
-        }
-    }
-    Ok((
-        ImportedGroup {
-            key,
-            families,
-            last_push_ns: push_stamp.ns,
-            last_failure_ns: failure_stamp.ns,
-            created_ns,
-            samples: samples
-                .map(|s| (s.count(), s.finish()))
-                .map(|(n, s)| (s, n)),
-        },
-        notes,
-    ))
+    ]
+    .into_iter()
+    .filter_map(|(name, stamp, stored)| {
+        difference(key, name, stamp.ns, created_ns, stored.as_ref())
+    })
+    .collect();
+    Ok(ImportedGroup {
+        key: key.clone(),
+        families,
+        last_push_ns: push_stamp.ns,
+        last_failure_ns: failure_stamp.ns,
+        created_ns,
+        samples: samples
+            .map(|s| (s.count(), s.finish()))
+            .map(|(n, s)| (s, n)),
+        differences,
+    })
 }
 
 /// What one of the original's timestamp families says.
@@ -540,16 +580,17 @@ mod tests {
         let b = [("job", "b")];
         let c = [("job", "c")];
         let groups = vec![
-            pushed(
-                &a,
-                vec![family("m", &a, MetricType::Counter, 1.0, None)],
-                1,
-                2,
-            ),
-            // The same name with another type in a later group.
+            // The same name as in {job="a"}, with another type. Groups are checked in the
+            // order of their labels, whatever the file's order: this one is the later.
             pushed(
                 &b,
                 vec![family("m", &b, MetricType::Gauge, 1.0, None)],
+                1,
+                2,
+            ),
+            pushed(
+                &a,
+                vec![family("m", &a, MetricType::Counter, 1.0, None)],
                 1,
                 2,
             ),
@@ -572,16 +613,16 @@ mod tests {
         let refused = convert(groups, false).unwrap_err();
         let shown: Vec<String> = refused.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 3, "{shown:#?}");
+        assert_eq!(shown[0], "group {instance=\"i\"}: job name is required");
         assert!(
-            shown[0].starts_with(
+            shown[1].starts_with(
                 "group {job=\"b\"} (deleted from the original by DELETE \
                  /metrics/job@base64/Yg): it is inconsistent with the groups before it: \
                  collected metric \"m\" "
-            ) && shown[0].contains("is not a COUNTER"),
+            ) && shown[1].contains("is not a COUNTER"),
             "{}",
-            shown[0]
+            shown[1]
         );
-        assert_eq!(shown[1], "group {instance=\"i\"}: job name is required");
         assert!(
             shown[2].starts_with(
                 "group {job=\"c\"} (deleted from the original by DELETE /metrics/job@base64/Yw): \

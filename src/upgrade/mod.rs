@@ -12,7 +12,8 @@
 //! * anything else: start-up stops, before binding, saying what was found.
 //!
 //! # Importing in place
-//! 1. Read the whole file, decode it, convert and check every group ([`convert`]). A file
+//! 1. Read the whole file, decode it, convert and check every group ([`convert`]; each group
+//!    is converted as soon as it is decoded, so the decoded families are never all held). A file
 //!    that is not well-formed, or any group this gateway could not serve, stops the import
 //!    here with a message naming it (every such group, with the request that deletes it from
 //!    the original); nothing has been written. Refusing the whole file rather than importing
@@ -66,10 +67,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{Cli, ImportArgs};
 use crate::history::Request;
-use crate::import::{read_snapshot, sniff, FileKind, SNIFF_LEN};
+use crate::import::{for_each_group, sniff, FileKind, SNIFF_LEN};
 use crate::store::history::{insert_record, PushRecord};
 use crate::store::{self, StoreError};
-use convert::{convert, Conversion};
+use convert::{Conversion, Converter};
 
 /// Appended to the file's name to keep the original's file once it is converted in place.
 pub const KEPT_SUFFIX: &str = ".original";
@@ -334,14 +335,17 @@ fn is_missing_or_empty(path: &Path) -> Result<bool, UpgradeError> {
 fn import(source: &Path, database: &Path, record_values: bool) -> Result<Report, UpgradeError> {
     let started = Instant::now();
     let bytes = fs::read(source).map_err(io_error("reading", source))?;
-    let groups = read_snapshot(&bytes).map_err(|e| UpgradeError::Malformed {
+    let mut converter = Converter::new(record_values);
+    for_each_group(&bytes, |group| converter.add(group)).map_err(|e| UpgradeError::Malformed {
         path: source.to_path_buf(),
         error: e.to_string(),
     })?;
-    let conversion = convert(groups, record_values).map_err(|refused| UpgradeError::Refused {
-        path: source.to_path_buf(),
-        groups: refused.iter().map(ToString::to_string).collect(),
-    })?;
+    let conversion = converter
+        .finish()
+        .map_err(|refused| UpgradeError::Refused {
+            path: source.to_path_buf(),
+            groups: refused.iter().map(ToString::to_string).collect(),
+        })?;
 
     let in_place = source == database;
     let kept = if in_place {
