@@ -22,9 +22,11 @@ use prost::Message as _;
 use crate::cache::{Cache, Group};
 use crate::consistency::{check_family, check_push, join_errors};
 use crate::family::{sanitize, timestamp_family, FamilyData, PUSH_FAILURE_TIME, PUSH_TIME};
+use crate::go_strconv::{quote, quote_bytes};
 use crate::grouping_key::GroupingKey;
 use crate::history::samples::SampleJson;
-use crate::import::UpstreamGroup;
+use crate::import::{Decoded, UpstreamGroup};
+use crate::names::is_legacy_label_name;
 use crate::proto::{MetricFamily, MetricType};
 
 /// One group of the original's, ready to store.
@@ -110,7 +112,21 @@ impl Converter {
     }
 
     /// Converts one group on its own: its key, its families, its times.
-    pub(crate) fn add(&mut self, group: UpstreamGroup) {
+    pub(crate) fn add(&mut self, decoded: Decoded) {
+        let group = match decoded {
+            Decoded::Group(group) => group,
+            Decoded::NotUtf8 { labels } => {
+                self.refused.push(RefusedGroup {
+                    labels: describe_raw_labels(&labels),
+                    delete_path: raw_delete_path(&labels),
+                    reason: "a grouping label is not UTF-8, which no exposition format can \
+                             carry (the original created this group from a push it refused, \
+                             and has failed every scrape since)"
+                        .to_string(),
+                });
+                return;
+            }
+        };
         let key = match GroupingKey::from_labels(group.labels.clone()) {
             Ok(key) => key,
             Err(e) => {
@@ -174,7 +190,7 @@ fn convert(
 ) -> Result<Conversion, Vec<RefusedGroup>> {
     let mut converter = Converter::new(with_samples);
     for group in groups {
-        converter.add(group);
+        converter.add(Decoded::Group(group));
     }
     converter.finish()
 }
@@ -356,9 +372,41 @@ fn cached_group(id: i64, group: &ImportedGroup) -> Group {
 fn describe_labels(labels: &BTreeMap<String, String>) -> String {
     let pairs: Vec<String> = labels
         .iter()
-        .map(|(name, value)| format!("{name}={value:?}"))
+        .map(|(name, value)| format!("{name}={}", quote(value)))
         .collect();
     format!("{{{}}}", pairs.join(","))
+}
+
+/// Labels that are not all UTF-8, written as Go quotes bytes (`{job="\xff"}`).
+fn describe_raw_labels(labels: &[(Vec<u8>, Vec<u8>)]) -> String {
+    let pairs: Vec<String> = labels
+        .iter()
+        .map(|(name, value)| {
+            let name = match std::str::from_utf8(name) {
+                Ok(name) => name.to_string(),
+                Err(_) => quote_bytes(name),
+            };
+            format!("{name}={}", quote_bytes(value))
+        })
+        .collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// The `@base64` path below `/metrics` that names these labels in a DELETE to the original,
+/// as [`GroupingKey::to_base64_path`] writes it; none without a job or with a name that is not
+/// a legacy label name.
+fn raw_delete_path(labels: &[(Vec<u8>, Vec<u8>)]) -> Option<String> {
+    use base64::Engine as _;
+    let engine = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let job = labels.iter().find(|(n, _)| n == b"job")?;
+    let mut path = format!("/job@base64/{}", engine.encode(&job.1));
+    for (name, value) in labels.iter().filter(|(n, _)| n != b"job") {
+        let name = std::str::from_utf8(name)
+            .ok()
+            .filter(|n| is_legacy_label_name(n))?;
+        path.push_str(&format!("/{name}@base64/{}=", engine.encode(value)));
+    }
+    Some(path)
 }
 
 #[cfg(test)]

@@ -480,16 +480,17 @@ async fn with_the_original(file: &Path, requests: &[(&str, &str, &str, u16)]) {
 }
 
 #[actix_web::test]
-async fn a_group_this_gateway_cannot_serve_stops_the_import_and_is_named() {
+async fn groups_this_gateway_cannot_serve_stop_the_import_and_are_named_with_their_delete() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("metrics.bak");
-    // Upstream's store poisoning: the second push is refused, but its group is created and
-    // exposes the same push_time_seconds series as the first.
+    // Upstream's store poisoning (each push is refused, but its group is created): a job that
+    // is not UTF-8, and a group exposing the same push_time_seconds series as another.
     with_the_original(
         &file,
         &[
             ("PUT", "/metrics/job/inst", "x 1\n", 200),
             ("PUT", "/metrics/job/inst/instance@base64/=", "y 1\n", 400),
+            ("PUT", "/metrics/job/%FF", "z 1\n", 400),
         ],
     )
     .await;
@@ -502,7 +503,11 @@ async fn a_group_this_gateway_cannot_serve_stops_the_import_and_is_named() {
     assert!(
         err.contains(&format!(
             "cannot import {}, the original Pushgateway's persistence file: this gateway cannot \
-             serve 1 of its groups, so nothing was imported and the file is left as it is:\n  \
+             serve 2 of its groups, so nothing was imported and the file is left as it is:\n  \
+             group {{job=\"\\xff\"}} (deleted from the original by DELETE \
+             /metrics/job@base64/_w): a grouping label is not UTF-8, which no exposition format \
+             can carry (the original created this group from a push it refused, and has failed \
+             every scrape since)\n  \
              group {{job=\"inst\"}} (deleted from the original by DELETE \
              /metrics/job@base64/aW5zdA): it is inconsistent with the groups before it: 2 \
              error(s) occurred:\n    * collected metric \"push_failure_time_seconds\" ",
@@ -517,4 +522,23 @@ async fn a_group_this_gateway_cannot_serve_stops_the_import_and_is_named() {
     assert!(!err.contains("listening on"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
     assert_eq!(names_in(dir.path()), ["metrics.bak"]);
+
+    // Doing what the message says makes the file importable.
+    let deletes: Vec<String> = err
+        .split("(deleted from the original by DELETE ")
+        .skip(1)
+        .map(|rest| rest.split(')').next().unwrap().to_string())
+        .collect();
+    assert_eq!(deletes.len(), 2);
+    let requests: Vec<(&str, &str, &str, u16)> = deletes
+        .iter()
+        .map(|path| ("DELETE", path.as_str(), "", 202))
+        .collect();
+    with_the_original(&file, &requests).await;
+    let p = Process::start(&file, &[]);
+    let groups = groups_by_labels(&p.client().get("/api/v1/metrics").await.body);
+    assert_eq!(
+        groups.keys().collect::<Vec<_>>(),
+        [r#"{"instance":"","job":"inst"}"#]
+    );
 }
