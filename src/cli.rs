@@ -58,8 +58,10 @@ pub struct Cli {
     #[arg(long = "no-web.enable-openmetrics", action = ArgAction::SetTrue, hide = true)]
     no_enable_openmetrics: bool,
 
-    /// SQLite database file holding every pushed group. Empty: an in-memory database (lost on exit).
-    #[arg(long = "persistence.file", default_value = "")]
+    /// SQLite database file holding every pushed group. Empty: an in-memory database (lost on
+    /// exit). The original Pushgateway's persistence file found here is imported into a new
+    /// database at the same path at start-up; the original file is kept as `<file>.original`.
+    #[arg(long = "persistence.file", global = true, default_value = "")]
     pub persistence_file: String,
 
     /// Accepted for compatibility. Every push is committed to the database before it is
@@ -128,7 +130,8 @@ pub struct Cli {
     pub log_format: String,
 
     /// `healthcheck` probes a running gateway instead of serving; the global flags above say
-    /// where it listens and how to talk to it.
+    /// where it listens and how to talk to it. `import` converts the original's persistence
+    /// file.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -141,6 +144,22 @@ pub enum Command {
     /// Sends GET /-/healthy (or /-/ready) to the port of --web.listen-address on loopback,
     /// under --web.route-prefix, with TLS and basic auth when --web.config.file asks for them.
     Healthcheck(HealthcheckArgs),
+
+    /// Import the original Pushgateway's persistence file into a new database, then exit.
+    ///
+    /// Without --persistence.file (or with FILE's own path) FILE is converted in place, as
+    /// start-up does: FILE becomes the database and the original file is kept as
+    /// FILE.original. With --persistence.file naming another path, FILE is left as it is and
+    /// the database is created there; it must not exist or must be empty.
+    Import(ImportArgs),
+}
+
+/// The import command's own arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The original's persistence file (what its --persistence.file named).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// The subcommand's own flags; the server's flags say where and how to reach the gateway.

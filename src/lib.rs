@@ -37,7 +37,9 @@
 //! * [`web_config`]: `--web.config.file`: TLS, client certificates, basic auth, headers.
 //!
 //! **Start-up**: [`cli`] (flags as typed) → [`config`] (resolved) → [`startup`]
-//! (store opened, listeners bound, cache warmed in the background), [`logging`];
+//! (the original's file imported, store opened, listeners bound, cache warmed in the
+//! background), [`logging`]; [`upgrade`]: the original Pushgateway's persistence file found
+//! at `--persistence.file` converted in place into a database, and the `import` command;
 //! [`healthcheck`]: the `healthcheck` command, a probe for container health checks.
 //!
 //! **Fuzzing**: `fuzzing` (hidden) runs the push's input paths on arbitrary bytes for the
@@ -60,7 +62,8 @@
 //!      or exposition::gzip (segments kept while their pieces stay the same)
 //! GET P/api/v1/… ─► routes::api_v1 ─► api::metrics_document(cache) | gateway.history ─► JSON
 //! GET P/ ─► routes::status ─► status_page::StatusPage(cache) ─► askama ─► HTML
-//! start-up ─► store::open (PRAGMAs, migrations) ─► bind (only /-/healthy 200, the rest 503)
+//! start-up ─► upgrade (the original's file? import it in place) ─► store::open (PRAGMAs,
+//!          migrations) ─► bind (only /-/healthy 200, the rest 503)
 //!          ─► background: gateway::Gateway::warm (store ─► cache) ─► ready, pruner started
 //! ```
 #![forbid(unsafe_code)]
@@ -95,5 +98,6 @@ pub(crate) mod routing;
 pub mod startup;
 pub(crate) mod status_page;
 pub mod store;
+pub mod upgrade;
 pub mod version;
 pub(crate) mod web_config;

@@ -35,8 +35,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(Command::Healthcheck(args)) = &cli.command {
-        return pushgateway::healthcheck::main(&cli, args);
+    match &cli.command {
+        Some(Command::Healthcheck(args)) => return pushgateway::healthcheck::main(&cli, args),
+        Some(Command::Import(args)) => return pushgateway::upgrade::main(&cli, args),
+        None => {}
     }
     let config = match Config::try_from(cli) {
         Ok(c) => c,

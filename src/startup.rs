@@ -12,6 +12,7 @@ use crate::gateway::{Gateway, Options};
 use crate::routes::{serve, AppState, Readiness};
 use crate::store::prune::Pruner;
 use crate::store::{self, Pool, StoreError};
+use crate::upgrade::{self, UpgradeError};
 use crate::web_config::WebConfig;
 
 /// Why the gateway could not start.
@@ -26,6 +27,8 @@ pub enum StartupError {
     Routes(String),
     /// `--web.config.file` cannot be used.
     WebConfig(String),
+    /// `--persistence.file` holds something that cannot be used or imported.
+    Persistence(UpgradeError),
 }
 
 impl std::fmt::Display for StartupError {
@@ -35,6 +38,7 @@ impl std::fmt::Display for StartupError {
             StartupError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartupError::Routes(e) => write!(f, "--web.route-prefix / --web.telemetry-path: {e}"),
             StartupError::WebConfig(e) => write!(f, "{e}"),
+            StartupError::Persistence(e) => write!(f, "--persistence.file: {e}"),
         }
     }
 }
@@ -65,7 +69,8 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Opens and migrates the database, binds the listeners and starts loading every group
+    /// Imports the original Pushgateway's file found at `--persistence.file`
+    /// ([`crate::upgrade`]), opens and migrates the database, binds the listeners and starts loading every group
     /// into the cache on a thread of its own. A database that cannot be opened or migrated,
     /// or an address that cannot be bound, fails here, before anything is served. Until the
     /// cache is warm only `/-/healthy` answers 200 and every other route 503
@@ -89,6 +94,10 @@ impl Application {
             },
             max_series_total: config.limits.max_series_total,
         };
+        if let Some(path) = &config.database {
+            upgrade::prepare_persistence_file(path, config.retention.records_values())
+                .map_err(StartupError::Persistence)?;
+        }
         let pool = store::open(config.database.as_deref()).map_err(StartupError::Store)?;
         let readiness = web::Data::new(
             Readiness::new(&config).map_err(|e| StartupError::Routes(e.to_string()))?,

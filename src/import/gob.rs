@@ -297,19 +297,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A string that must be UTF-8 (gob strings are any bytes).
-    pub(crate) fn string(&mut self, what: &'static str) -> Result<&'a str, GobError> {
-        let at = self.pos;
-        let bytes = self.bytes(what)?;
-        std::str::from_utf8(bytes).map_err(|_| {
-            GobError::new(
-                at,
-                what,
-                format!("bytes that are not UTF-8: {}", escape(bytes)),
-            )
-        })
-    }
-
     /// The zero field delta in front of a top-level value that is not a struct.
     pub(crate) fn singleton(&mut self) -> Result<(), GobError> {
         let at = self.pos;
@@ -853,14 +840,6 @@ mod tests {
             err.found.starts_with("4, more than the 3 bytes left"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn a_string_must_be_utf8() {
-        let err = Reader::new(&[2, b'a', 0xff])
-            .string("a label value")
-            .unwrap_err();
-        assert_eq!(err.found, r#"bytes that are not UTF-8: "a\xff""#);
     }
 
     #[test]

@@ -20,8 +20,6 @@
 //! No gob crate is used: the only one on crates.io, `gob` 0.1.0 (2018, its single release),
 //! knows just four of `wireType`'s seven kinds (no GobEncoderT, so not `time.Time`), and
 //! depends on crates abandoned since (bytes 0.4, owning_ref, serde_schema 0.0.1).
-// Wired into start-up and the import command next.
-#![allow(dead_code)]
 
 mod gob;
 
@@ -110,6 +108,19 @@ pub(crate) struct UpstreamGroup {
     pub families: Vec<(MetricFamily, i64)>,
 }
 
+/// One group of the file, as [`for_each_group`] hands it over.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decoded {
+    Group(UpstreamGroup),
+    /// A group whose grouping labels are not all UTF-8, which no exposition format can carry:
+    /// the original creates one from a push to a URL such as `/metrics/job/%FF` (refusing the
+    /// push, and failing every scrape from then on). Its labels as bytes, sorted by name; its
+    /// families are read past, not decoded (they carry the same labels).
+    NotUtf8 {
+        labels: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+}
+
 /// Why a persistence file cannot be read.
 #[derive(Debug)]
 pub(crate) enum ImportError {
@@ -156,24 +167,45 @@ impl std::error::Error for ImportError {
 
 const SNAPSHOT_TYPE: &str = "a value of type map[string]MetricGroup";
 
-/// Decodes a whole persistence file. Groups come out sorted by labels.
+/// Decodes a whole persistence file ([`for_each_group`]); groups come out sorted by labels,
+/// those whose labels are not UTF-8 left out.
+#[cfg(test)]
+pub(crate) fn read_snapshot(bytes: &[u8]) -> Result<Vec<UpstreamGroup>, ImportError> {
+    let mut groups = Vec::new();
+    for_each_group(bytes, |decoded| {
+        if let Decoded::Group(group) = decoded {
+            groups.push(group);
+        }
+    })?;
+    groups.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(groups)
+}
+
+/// Decodes a whole persistence file, handing each group to `each` as soon as it is decoded,
+/// in the file's order: a caller that turns groups into something smaller never holds every
+/// decoded family at once (a decoded `Metric` takes about 1 KiB). An error can come after
+/// some groups were handed over; only `Ok` means the file was whole.
 ///
 /// Strict: the stream must hold exactly one value of the original's shape, each map key must
-/// be the grouping key of its group's labels (and the name of its family), label names and
-/// values must be UTF-8 (a group the original created from a non-UTF-8 URL, which it cannot
-/// serve either, is refused: delete it first). Linear in the file's size.
-pub(crate) fn read_snapshot(bytes: &[u8]) -> Result<Vec<UpstreamGroup>, ImportError> {
+/// be the grouping key of its group's labels (and the name of its family), and every family
+/// must decode. A group whose grouping labels are not UTF-8 is handed over as
+/// [`Decoded::NotUtf8`], so that the caller can name it (Go writes a group's labels before
+/// its families; in a stream written the other way round, its families fail to decode
+/// first). Linear in the file's size.
+pub(crate) fn for_each_group(
+    bytes: &[u8],
+    mut each: impl FnMut(Decoded),
+) -> Result<(), ImportError> {
     let mut stream = Stream::new(bytes);
     let Some(mut message) = stream.next_value()? else {
         return Err(GobError::new(bytes.len(), SNAPSHOT_TYPE, "the end of the file").into());
     };
-    let mut groups = {
+    {
         let types = stream.types();
         let layout = Layout::of(types, message.id, message.offset)?;
         let r = &mut message.body;
         r.singleton()?;
         let mut keys = HashSet::new();
-        let mut groups = Vec::new();
         for _ in 0..r.count("a number of groups")? {
             let key_at = r.offset();
             let key = r.bytes("a grouping key")?;
@@ -181,7 +213,17 @@ pub(crate) fn read_snapshot(bytes: &[u8]) -> Result<Vec<UpstreamGroup>, ImportEr
                 return Err(GobError::new(key_at, "a new grouping key", escape(key)).into());
             }
             let group = read_group(r, types, &layout)?;
-            let wanted = grouping_key(&group.labels);
+            let wanted = match &group {
+                Decoded::Group(group) => grouping_key(
+                    group
+                        .labels
+                        .iter()
+                        .map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+                ),
+                Decoded::NotUtf8 { labels } => {
+                    grouping_key(labels.iter().map(|(n, v)| (&n[..], &v[..])))
+                }
+            };
             if key != wanted {
                 return Err(GobError::new(
                     key_at,
@@ -193,28 +235,27 @@ pub(crate) fn read_snapshot(bytes: &[u8]) -> Result<Vec<UpstreamGroup>, ImportEr
                 )
                 .into());
             }
-            groups.push(group);
+            each(group);
         }
         r.finish()?;
-        groups
-    };
+    }
     if let Some(extra) = stream.next_value()? {
         return Err(GobError::new(extra.offset, "the end of the file", "a second value").into());
     }
-    groups.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(groups)
+    Ok(())
 }
 
-/// Upstream's `groupingKeyFor`: `name 0xff value 0xff name 0xff value`, names sorted.
-fn grouping_key(labels: &BTreeMap<String, String>) -> Vec<u8> {
+/// Upstream's `groupingKeyFor`: `name 0xff value 0xff name 0xff value`, for labels sorted by
+/// name.
+fn grouping_key<'a>(labels: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
     let mut key = Vec::new();
-    for (i, (name, value)) in labels.iter().enumerate() {
+    for (i, (name, value)) in labels.enumerate() {
         if i > 0 {
             key.push(0xff);
         }
-        key.extend_from_slice(name.as_bytes());
+        key.extend_from_slice(name);
         key.push(0xff);
-        key.extend_from_slice(value.as_bytes());
+        key.extend_from_slice(value);
     }
     key
 }
@@ -335,12 +376,9 @@ fn struct_of(types: &Types, id: TypeId) -> Option<(usize, &[gob::Field])> {
 }
 
 /// A `MetricGroup` value.
-fn read_group(
-    r: &mut Reader<'_>,
-    types: &Types,
-    layout: &Layout,
-) -> Result<UpstreamGroup, ImportError> {
+fn read_group(r: &mut Reader<'_>, types: &Types, layout: &Layout) -> Result<Decoded, ImportError> {
     let mut labels = BTreeMap::new();
+    let mut utf8 = true;
     let mut families = Vec::new();
     let mut names = HashSet::new();
     let mut numbers = FieldNumbers::new(layout.group.len());
@@ -349,13 +387,14 @@ fn read_group(
             GroupField::Labels => {
                 for _ in 0..r.count("a number of labels")? {
                     let at = r.offset();
-                    let name = r.string("a UTF-8 label name")?;
-                    let value = r.string("a UTF-8 label value")?;
-                    if labels.insert(name.to_owned(), value.to_owned()).is_some() {
+                    let name = r.bytes("a label name")?;
+                    let value = r.bytes("a label value")?;
+                    utf8 &= std::str::from_utf8(name).is_ok() && std::str::from_utf8(value).is_ok();
+                    if labels.insert(name, value).is_some() {
                         return Err(GobError::new(
                             at,
                             "a new label name",
-                            format!("{name:?} again"),
+                            format!("{} again", escape(name)),
                         )
                         .into());
                     }
@@ -368,23 +407,45 @@ fn read_group(
                     if !names.insert(name) {
                         return Err(GobError::new(at, "a new family name", escape(name)).into());
                     }
-                    families.push(read_family(r, types, layout, name)?);
+                    if let Some(family) = read_family(r, types, layout, name, utf8)? {
+                        families.push(family);
+                    }
                 }
             }
             GroupField::Other(id) => r.skip(types, id)?,
         }
     }
+    if !utf8 {
+        return Ok(Decoded::NotUtf8 {
+            labels: labels
+                .into_iter()
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect(),
+        });
+    }
+    let labels = labels
+        .into_iter()
+        .map(|(n, v)| (bytes_to_string(n), bytes_to_string(v)))
+        .collect();
     families.sort_by(|(a, _), (b, _)| a.name().cmp(b.name()));
-    Ok(UpstreamGroup { labels, families })
+    Ok(Decoded::Group(UpstreamGroup { labels, families }))
 }
 
-/// A `TimestampedMetricFamily` value, stored under `key`.
+/// Bytes already checked to be UTF-8.
+fn bytes_to_string(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A `TimestampedMetricFamily` value, stored under `key`; read past without decoding the
+/// family when `decode` is false (then `None`).
 fn read_family(
     r: &mut Reader<'_>,
     types: &Types,
     layout: &Layout,
     key: &[u8],
-) -> Result<(MetricFamily, i64), ImportError> {
+    decode: bool,
+) -> Result<Option<(MetricFamily, i64)>, ImportError> {
+    let mut seen = false;
     let start = r.offset();
     let mut timestamp = 0;
     let mut family = None;
@@ -404,6 +465,10 @@ fn read_family(
             }
             FamilyField::Family => {
                 let bytes = r.bytes("a GobbableMetricFamily")?;
+                seen = true;
+                if !decode {
+                    continue;
+                }
                 let decoded = MetricFamily::decode(bytes).map_err(|error| ImportError::Family {
                     offset: at,
                     name: String::from_utf8_lossy(key).into_owned(),
@@ -423,7 +488,8 @@ fn read_family(
         }
     }
     match family {
-        Some(family) => Ok((family, timestamp)),
+        Some(family) => Ok(Some((family, timestamp))),
+        None if seen && !decode => Ok(None),
         None => Err(GobError::new(start, "a GobbableMetricFamily", "none").into()),
     }
 }
@@ -1179,6 +1245,77 @@ mod tests {
         }
         value.push(0);
         [handmade_types(HANDMADE_FIELDS), message(&[&value])].concat()
+    }
+
+    /// One group in Go's field order (labels, then families) with labels given as bytes and
+    /// the map key given as is.
+    fn go_ordered(
+        key: &[u8],
+        labels: &[(&[u8], &[u8])],
+        families: &[HandmadeFamily<'_>],
+    ) -> Vec<u8> {
+        use gob::testing::*;
+        let mut value = int(65);
+        value.extend([0, 1]); // singleton, one group
+        value.extend(string(key));
+        value.push(1); // Labels
+        value.extend(uint(labels.len() as u64));
+        for (name, v) in labels {
+            value.extend(string(name));
+            value.extend(string(v));
+        }
+        value.push(1); // Metrics
+        value.extend(uint(families.len() as u64));
+        for (name, family, time) in families {
+            value.extend(string(name.as_bytes()));
+            if let Some(family) = family {
+                value.push(1);
+                value.extend(string(family));
+            }
+            if let Some(time) = time {
+                value.push(if family.is_some() { 1 } else { 2 });
+                value.extend(string(time));
+            }
+            value.push(0);
+        }
+        value.push(0);
+        [
+            handmade_types(&[(b"Labels", 67), (b"Metrics", 68)]),
+            message(&[&value]),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn a_group_whose_labels_are_not_utf8_is_handed_over_as_bytes_without_its_families() {
+        // As the original stores PUT /metrics/job/%FF: the family carries job="\xff" too,
+        // which protobuf cannot decode as a string.
+        let mut family = up().encode_to_vec();
+        let at = find(&family, b"\x0a\x03job\x12\x01x");
+        family[at + 8] = 0xff;
+        assert!(MetricFamily::decode(&family[..]).is_err());
+        let up = ("up", Some(family), Some(&TIME_V1[..]));
+        let bytes = go_ordered(
+            b"job\xff\xff",
+            &[(b"job", b"\xff")],
+            std::slice::from_ref(&up),
+        );
+        let mut decoded = Vec::new();
+        for_each_group(&bytes, |d| decoded.push(d)).unwrap();
+        assert_eq!(
+            decoded,
+            [Decoded::NotUtf8 {
+                labels: vec![(b"job".to_vec(), vec![0xff])]
+            }]
+        );
+        assert_eq!(read_snapshot(&bytes).unwrap(), []);
+        // Its key is still checked.
+        let bytes = go_ordered(b"job\xff\xfe", &[(b"job", b"\xff")], &[up]);
+        let err = for_each_group(&bytes, |_| {}).unwrap_err().to_string();
+        assert!(
+            err.contains(r#"expected the grouping key of the labels that follow, "job\xff\xff""#),
+            "{err}"
+        );
     }
 
     fn up() -> MetricFamily {

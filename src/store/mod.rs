@@ -1,9 +1,10 @@
 //! The SQLite store: the only module with SQL in it.
 //!
 //! Functions that change data take the caller's [`rusqlite::Transaction`]; the caller
-//! ([`crate::gateway`]) begins and commits, and applies each change of a batch inside a
-//! [`savepoint`], so nothing is answered before COMMIT returns and a change that fails undoes
-//! only its own writes.
+//! ([`crate::gateway`], or [`crate::upgrade`] filling a new file before the gateway exists)
+//! begins and commits; the gateway applies each change of a batch inside a [`savepoint`], so
+//! nothing is answered before COMMIT returns and a change that fails undoes only its own
+//! writes.
 
 pub(crate) mod history;
 mod migrate;
@@ -13,7 +14,7 @@ pub mod prune;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 pub use migrate::{MigrateError, SCHEMA_VERSION};
-pub use pool::{open, Pool, PooledConnection};
+pub use pool::{create_file, open, Pool, PooledConnection};
 
 use crate::grouping_key::GroupingKey;
 

@@ -89,6 +89,30 @@ pub fn open(path: Option<&Path>) -> Result<Pool, StoreError> {
     Ok(pool)
 }
 
+/// Creates a new database file at `path` for one writer that fills it in one transaction and
+/// closes it: the import of the original Pushgateway's file, which then renames the file into
+/// place. A rollback journal (not WAL) and `synchronous=FULL`, so that once the connection is
+/// closed every committed byte is in the file itself, with no `-wal` file beside it that a
+/// rename would leave behind; [`open`] switches the file to WAL when the gateway serves it.
+pub fn create_file(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    let open_flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = rusqlite::Connection::open_with_flags(path, open_flags)
+        .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(StoreError::Open(format!(
+            "{}: cannot use a rollback journal (got {mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    migrate::migrate(&mut conn).map_err(StoreError::Migrate)?;
+    Ok(conn)
+}
+
 fn describe_open_error(path: Option<&Path>, e: &r2d2::Error) -> String {
     match path {
         Some(p) => format!("{}: {e}", p.display()),

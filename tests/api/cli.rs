@@ -41,7 +41,10 @@ fn a_port_in_use_exits_non_zero() {
 fn an_unreadable_database_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("not-a-db");
-    std::fs::write(&bad, vec![b'x'; 4096]).unwrap();
+    // SQLite's header, then garbage: SQLite itself refuses it.
+    let mut bytes = b"SQLite format 3\0".to_vec();
+    bytes.resize(4096, b'x');
+    std::fs::write(&bad, bytes).unwrap();
     let (code, err) = run(&[
         "--web.listen-address=127.0.0.1:0",
         &format!("--persistence.file={}", bad.display()),

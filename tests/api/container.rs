@@ -468,18 +468,34 @@ fn the_originals_compose_file_works_with_only_the_image_changed() {
         ca: pki.ca.clone(),
         authorization: basic("pusher", "pushpush"),
     };
+    // The file the original left there (it runs as nobody and writes its file 0600).
+    let original = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/upstream-1.5.1/groups.bak"
+    ))
+    .unwrap();
+    let file = dir.path().join("metrics.bak");
+    std::fs::write(&file, &original).unwrap();
+    set_mode(&file, 0o600);
+    std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
 
     project.run(&["up", "--detach"]);
     let addr = gw.wait_ready(&project);
     gw.put(addr, "/metrics/job/nightly", "nightly_rows_total 42\n");
     let before = gw.pushed(addr);
     assert!(
-        before.contains("nightly_rows_total{instance=\"\",job=\"nightly\"} 42\n"),
-        "{before}"
+        before.contains("nightly_rows_total{instance=\"\",job=\"nightly\"} 42\n")
+            && before.contains("c_total{instance=\"i1\",job=\"all_types\",path=\"plain\"} 1e+21\n"),
+        "the original's groups and the new push: {before}"
     );
     // The relative --persistence.file is in the working directory, the mounted directory.
-    let header = std::fs::read(dir.path().join("metrics.bak")).expect("metrics.bak written");
+    let header = std::fs::read(&file).expect("metrics.bak written");
     assert!(header.starts_with(b"SQLite format 3\0"));
+    assert_eq!(
+        std::fs::read(dir.path().join("metrics.bak.original")).unwrap(),
+        original,
+        "the original file is kept"
+    );
 
     project.run(&["restart", "--timeout", "35"]);
     let addr = gw.wait_ready(&project);

@@ -154,6 +154,8 @@ fn raw_request_blocking(addr: SocketAddr, request: &str) -> (u16, String) {
 pub struct Process {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Every line it has written to stderr so far (its log).
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -187,9 +189,12 @@ impl Process {
             .expect("spawn pushgateway");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line.clone());
                 if !sent {
                     if let Some(addr) = line.split("msg=\"listening on ").nth(1) {
                         let addr = addr.trim_end_matches('"').to_string();
@@ -204,7 +209,12 @@ impl Process {
             .expect("gateway reported its address")
             .parse()
             .expect("address");
-        Process { child, addr }
+        Process { child, addr, log }
+    }
+
+    /// The lines it has logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     /// Polls `/-/ready` until it answers 200; false when `timeout` passes first.

@@ -12,6 +12,7 @@ mod healthcheck;
 mod helpers;
 mod history;
 mod hostile;
+mod import;
 mod limits;
 mod logging;
 mod metrics;
