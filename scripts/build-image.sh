@@ -37,7 +37,7 @@ case "$profile" in
     *) echo "build-image.sh: PUSHGATEWAY_IMAGE_PROFILE must be release or debug" >&2; exit 2 ;;
 esac
 
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+version=$(sed -n '/^version = "/{s/^version = "\(.*\)"$/\1/p;q}' Cargo.toml)
 if [ ${#tags[@]} -eq 0 ]; then
     if [ "$profile" = release ]; then
         tags=("pushgateway-sqlite:$version" "pushgateway-sqlite:latest")

@@ -25,4 +25,4 @@ if [[ ! -x /usr/sbin/haproxy ]]; then
 fi
 
 "$venv/bin/litestream" version >/dev/null
-/usr/sbin/haproxy -v | head -n 1
+/usr/sbin/haproxy -v | sed -n 1p  # sed reads to the end: no SIGPIPE under pipefail

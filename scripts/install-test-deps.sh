@@ -26,4 +26,4 @@ fi
 
 /usr/bin/chromium --version
 /usr/bin/chromedriver --version
-/usr/bin/curl --version | head -1
+/usr/bin/curl --version | sed -n 1p
