@@ -1214,15 +1214,10 @@ mod tests {
     /// A family of a handmade snapshot: name, protobuf bytes, time bytes.
     type HandmadeFamily<'a> = (&'a str, Option<Vec<u8>>, Option<&'a [u8]>);
 
-    /// A handmade snapshot of one group `{job="x"}` holding `families` (name, protobuf,
-    /// time), with a `Note` and the labels given.
-    fn handmade(labels: &[(&str, &str)], families: &[HandmadeFamily<'_>]) -> Vec<u8> {
+    /// The `Metrics` map's value: each family's name, protobuf and time, as gob writes them.
+    fn metrics_field(families: &[HandmadeFamily<'_>]) -> Vec<u8> {
         use gob::testing::*;
-        let mut value = int(65);
-        value.extend([0, 1]); // singleton, one group
-        value.extend(string(b"job\xffx"));
-        value.push(1); // Metrics
-        value.extend(uint(families.len() as u64));
+        let mut value = uint(families.len() as u64);
         for (name, family, time) in families {
             value.extend(string(name.as_bytes()));
             if let Some(family) = family {
@@ -1235,14 +1230,37 @@ mod tests {
             }
             value.push(0);
         }
+        value
+    }
+
+    /// The `Labels` map's value.
+    fn labels_field(labels: &[(&[u8], &[u8])]) -> Vec<u8> {
+        use gob::testing::*;
+        let mut value = uint(labels.len() as u64);
+        for (name, v) in labels {
+            value.extend(string(name));
+            value.extend(string(v));
+        }
+        value
+    }
+
+    /// A handmade snapshot of one group `{job="x"}` holding `families` (name, protobuf,
+    /// time), with a `Note` and the labels given.
+    fn handmade(labels: &[(&str, &str)], families: &[HandmadeFamily<'_>]) -> Vec<u8> {
+        use gob::testing::*;
+        let mut value = int(65);
+        value.extend([0, 1]); // singleton, one group
+        value.extend(string(b"job\xffx"));
+        value.push(1); // Metrics
+        value.extend(metrics_field(families));
         value.push(1); // Note
         value.extend(string(b"skipped"));
         value.push(1); // Labels
-        value.extend(uint(labels.len() as u64));
-        for (name, v) in labels {
-            value.extend(string(name.as_bytes()));
-            value.extend(string(v.as_bytes()));
-        }
+        let labels: Vec<(&[u8], &[u8])> = labels
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
+        value.extend(labels_field(&labels));
         value.push(0);
         [handmade_types(HANDMADE_FIELDS), message(&[&value])].concat()
     }
@@ -1259,25 +1277,9 @@ mod tests {
         value.extend([0, 1]); // singleton, one group
         value.extend(string(key));
         value.push(1); // Labels
-        value.extend(uint(labels.len() as u64));
-        for (name, v) in labels {
-            value.extend(string(name));
-            value.extend(string(v));
-        }
+        value.extend(labels_field(labels));
         value.push(1); // Metrics
-        value.extend(uint(families.len() as u64));
-        for (name, family, time) in families {
-            value.extend(string(name.as_bytes()));
-            if let Some(family) = family {
-                value.push(1);
-                value.extend(string(family));
-            }
-            if let Some(time) = time {
-                value.push(if family.is_some() { 1 } else { 2 });
-                value.extend(string(time));
-            }
-            value.push(0);
-        }
+        value.extend(metrics_field(families));
         value.push(0);
         [
             handmade_types(&[(b"Labels", 67), (b"Metrics", 68)]),
