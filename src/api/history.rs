@@ -50,14 +50,14 @@ pub(crate) fn parse_query(query: &str) -> Result<HistoryQuery, String> {
     Ok(q)
 }
 
-fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, String> {
     actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
         .map(|q| q.into_inner())
         .map_err(|e| format!("invalid query string: {e}"))
 }
 
 /// RFC 3339 (`2026-11-23T10:00:00Z`) or Unix seconds (`1795000000.5`), as Unix ns.
-fn parse_time(value: &str) -> Result<i64, String> {
+pub(crate) fn parse_time(value: &str) -> Result<i64, String> {
     if let Ok(ts) = value.parse::<jiff::Timestamp>() {
         // Times past 2262 do not fit Unix nanoseconds; they are later than any record.
         return Ok(i64::try_from(ts.as_nanosecond()).unwrap_or(i64::MAX));
