@@ -456,6 +456,24 @@ mod tests {
     }
 
     #[test]
+    fn a_push_sets_the_deadline_and_a_failure_keeps_the_last_successful_ones() {
+        let mut stored = stored();
+        stored.expires_ns = 500;
+        for method in [PushMethod::Replace, PushMethod::Merge] {
+            let plan = plan_push(&key(), Some(&stored), method, vec![], push_time(30), 30, 90);
+            assert_eq!(plan.after.expires_ns, 90, "{method:?}");
+            let plan = plan_push(&key(), Some(&stored), method, vec![], push_time(30), 30, 0);
+            assert_eq!(plan.after.expires_ns, 0, "{method:?}: a push may opt out");
+        }
+        assert_eq!(
+            plan_failure(&key(), Some(&stored), 40, 7).after.expires_ns,
+            500
+        );
+        // A group a failure creates gets the failed push's lifetime.
+        assert_eq!(plan_failure(&key(), None, 40, 7).after.expires_ns, 7);
+    }
+
+    #[test]
     fn a_failure_may_create_its_group_only_within_the_series_total() {
         let new = plan_failure(&key(), None, 40, 0);
         assert!(failure_over_series_total(&new, 8, Some(10)).is_empty());

@@ -855,6 +855,104 @@ mod tests {
         }
     }
 
+    /// A push of `v <value>` to job `job` at `now_ns` whose group expires at `expires_ns`.
+    fn expiring_push(job: &str, value: u32, now_ns: i64, expires_ns: i64) -> Change {
+        let Change::Push(mut prepared) = push(job, &format!("v {value}\n")) else {
+            unreachable!()
+        };
+        prepared.now_ns = now_ns;
+        prepared.expires_ns = expires_ns;
+        Change::Push(prepared)
+    }
+
+    /// Submits `first` and waits for it, then submits `batch` while the writer cannot start
+    /// a batch (so they form one, in order), and returns their answers.
+    async fn in_one_batch(
+        writer: &Arc<Writer>,
+        shared: &Arc<Shared>,
+        first: Change,
+        batch: Vec<Change>,
+    ) -> Vec<Answer> {
+        writer.submit(first).await.unwrap();
+        let held = hold_cache(shared);
+        let answers: Vec<_> = batch
+            .into_iter()
+            .map(|change| {
+                let writer = writer.clone();
+                let answer = actix_web::rt::spawn(async move { writer.submit(change).await });
+                std::thread::sleep(Duration::from_millis(20));
+                answer
+            })
+            .collect();
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+        let mut out = Vec::new();
+        for answer in answers {
+            out.push(answer.await.unwrap());
+        }
+        out
+    }
+
+    fn methods(dir: &Path) -> Vec<String> {
+        let conn = rusqlite::Connection::open(dir.join("pg.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT method FROM push_history ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_push_ahead_of_an_expiry_in_its_batch_renews_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, shared) = writer(dir.path(), 1 << 20);
+        let writer = Arc::new(writer);
+        let answers = in_one_batch(
+            &writer,
+            &shared,
+            expiring_push("a", 1, 1, 10),
+            vec![
+                expiring_push("a", 2, 20, 1000),
+                Change::Expire { now_ns: 50 },
+            ],
+        )
+        .await;
+        assert_eq!(answers[1].as_ref().unwrap(), &0, "nothing was due any more");
+        let cache = shared.read_cache();
+        let group = cache.groups().next().expect("the group stays");
+        assert_eq!((group.expires_ns, group.last_push_ns), (1000, 20));
+        assert_eq!(cache.next_deadline(), Some(1000));
+        assert!(!methods(dir.path()).iter().any(|m| m == "EXPIRE"));
+    }
+
+    #[actix_web::test]
+    async fn a_push_behind_an_expiry_in_its_batch_creates_the_group_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, shared) = writer(dir.path(), 1 << 20);
+        let writer = Arc::new(writer);
+        writer.submit(expiring_push("a", 1, 1, 10)).await.unwrap();
+        let answers = in_one_batch(
+            &writer,
+            &shared,
+            refused(0),
+            vec![Change::Expire { now_ns: 50 }, expiring_push("a", 2, 60, 0)],
+        )
+        .await;
+        assert_eq!(answers[0].as_ref().unwrap(), &1, "the group was due");
+        let cache = shared.read_cache();
+        let group = cache.groups().next().expect("the push is not lost");
+        // Created anew by the push (the old group was created at 1).
+        assert_eq!(
+            (group.expires_ns, group.last_push_ns, group.created_ns),
+            (0, 60, 60)
+        );
+        assert_eq!(cache.next_deadline(), None);
+        let recorded = methods(dir.path());
+        assert_eq!(recorded[recorded.len() - 2..], ["EXPIRE", ""]);
+    }
+
     #[actix_web::test]
     async fn a_batch_holds_at_most_max_batch_changes() {
         let rest = (0..MAX_BATCH_CHANGES + 2).map(refused).collect();
