@@ -55,6 +55,18 @@ pub(crate) fn parse_request(query: &str, form: &str) -> Result<DeleteGroupsReque
     })
 }
 
+/// Whether the request asks for a dry run, read on its own: a request refused as a whole is
+/// recorded in the history only when it was meant to delete.
+pub(crate) fn asks_dry_run(query: &str, form: &str) -> bool {
+    [query, form].iter().any(|params| {
+        serde_urlencoded_pairs(params).is_ok_and(|pairs| {
+            pairs
+                .iter()
+                .any(|(n, v)| n == "dry_run" && parse_bool(n, v) == Ok(true))
+        })
+    })
+}
+
 fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
     match value {
         "true" | "1" => Ok(true),
@@ -136,6 +148,9 @@ mod tests {
         assert!(e("match[]={job=\"a\"}&dryrun=true").contains("unknown parameter \"dryrun\""));
         assert!(e("match[]={job=\"a\"}&dry_run=yes").contains("dry_run must be true or false"));
         assert!(e("match[]={job=\"a\"}&pushed_before=soon").starts_with("pushed_before: "));
+        assert!(asks_dry_run("match[]={}&dry_run=true", ""));
+        assert!(asks_dry_run("", "dry_run=1"));
+        assert!(!asks_dry_run("match[]={}&dry_run=false", "x=%zz"));
     }
 
     #[test]

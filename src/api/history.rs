@@ -75,7 +75,7 @@ pub(crate) fn history_document(rows: &[HistoryRecord], limit: u32) -> String {
     let pushes: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
-            serde_json::json!({
+            let mut record = serde_json::json!({
                 "id": r.id,
                 "time": r.time,
                 "time_ns": r.time_ns,
@@ -91,7 +91,12 @@ pub(crate) fn history_document(rows: &[HistoryRecord], limit: u32) -> String {
                 "series": r.series,
                 "client_address": r.client_address,
                 "user": r.user,
-            })
+            });
+            // Only deletes by label matcher have one.
+            if let Some(selector) = &r.selector {
+                record["selector"] = selector.as_str().into();
+            }
+            record
         })
         .collect();
     // A full page may have more behind it; its last id is where the next page starts.

@@ -9,12 +9,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::body::read_body;
 use super::sender::{client, history_request, now_ns};
 use super::AppState;
-use crate::api::delete_groups::{deleted_document, error_document, parse_request};
+use crate::api::delete_groups::{asks_dry_run, deleted_document, error_document, parse_request};
 use crate::error::{committed, ApiError};
 use crate::gateway::GatewayError;
 
 /// The handler; a request refused as it stands is a 400 with Prometheus's error document, and
-/// (unless a dry run) recorded in the history as rejected.
+/// (unless it asked for a dry run) recorded in the history as rejected.
 pub(super) async fn delete_groups(
     req: &HttpRequest,
     payload: &mut web::Payload,
@@ -38,8 +38,9 @@ pub(super) async fn delete_groups(
     let parsed = match parse_request(req.query_string(), &form) {
         Ok(parsed) => parsed,
         Err(message) => {
-            // Whether it was meant as a dry run is unknown: record every refusal.
-            record_refusal(state, request, now, &message).await;
+            if !asks_dry_run(req.query_string(), &form) {
+                record_refusal(state, request, now, &message).await;
+            }
             return Ok(bad_data(&message));
         }
     };

@@ -99,7 +99,7 @@ pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 pub(crate) fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<HistoryRecord>> {
     let mut sql = String::from(
         "SELECT id, time, time_ns, method, path, grouping_key, labels, status, outcome, error,
-                body_bytes, families, series, client_address, user
+                body_bytes, families, series, client_address, user, selector
          FROM push_history WHERE 1 = 1",
     );
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -151,6 +151,7 @@ pub(crate) fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec
             series: r.get(12)?,
             client_address: r.get(13)?,
             user: r.get(14)?,
+            selector: r.get(15)?,
         })
     })?;
     rows.collect()

@@ -237,6 +237,15 @@ async fn pushed_before_and_several_selectors_narrow_or_widen_the_selection() {
     assert_eq!(listed(&json(&r)), ["daily/h1", "nightly-c/h3"]);
     let pushed = app.pushed().await;
     assert!(!pushed.contains("daily") && !pushed.contains("nightly-c"));
+    // The history lists each deleted group with the selector; other records have none.
+    let history: Value = serde_json::from_str(&app.get("/api/v1/history").await.body).unwrap();
+    let records = history["data"]["pushes"].as_array().unwrap();
+    for newest in &records[..2] {
+        assert_eq!(newest["method"], "DELETE_GROUPS");
+        assert_eq!(newest["selector"], "{job=\"daily\"} or {env=\"prod\"}");
+    }
+    assert_eq!(records[2]["method"], "PUT");
+    assert!(records[2].get("selector").is_none());
     assert!(pushed.contains("nightly-a") && pushed.contains("nightly-b"));
 }
 
