@@ -8,16 +8,28 @@
 //! `env` too. Several selectors are OR-ed. Only label matchers are taken: a metric name,
 //! `offset`, `@`, a range or any other expression is refused, since a group is not a series.
 
-use promql_parser::label::Matcher;
+use std::collections::HashMap;
+
+use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{self, Expr};
 
 use crate::grouping_key::GroupingKey;
 
 /// One or more selectors (OR-ed), each one or more sets of matchers (OR-ed) that must all
 /// match.
+///
+/// The status page sends one selector per group it deletes, and every selector is matched
+/// against every stored group, in the writer; so the sets are indexed by one of their
+/// `name="value"` matchers (a non-empty value: only a group with that label value can match
+/// the set), and a group is checked only against the sets its own labels lead to, and those
+/// without such a matcher.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupSelector {
     alternatives: Vec<Vec<Matcher>>,
+    /// Label name → value → the sets that require it.
+    by_label: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// The sets without an equality matcher on a non-empty value.
+    unindexed: Vec<usize>,
     /// The selectors as sent, joined with ` or `, for the history.
     text: String,
 }
@@ -44,7 +56,28 @@ impl GroupSelector {
             .map(|s| s.as_ref().trim())
             .collect::<Vec<_>>()
             .join(" or ");
-        Ok(GroupSelector { alternatives, text })
+        let mut by_label: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+        let mut unindexed = Vec::new();
+        for (i, matchers) in alternatives.iter().enumerate() {
+            let required = matchers
+                .iter()
+                .find(|m| matches!(m.op, MatchOp::Equal) && !m.value.is_empty());
+            match required {
+                Some(m) => by_label
+                    .entry(m.name.clone())
+                    .or_default()
+                    .entry(m.value.clone())
+                    .or_default()
+                    .push(i),
+                None => unindexed.push(i),
+            }
+        }
+        Ok(GroupSelector {
+            alternatives,
+            by_label,
+            unindexed,
+            text,
+        })
     }
 
     /// Whether the group with this grouping key is selected.
@@ -60,9 +93,18 @@ impl GroupSelector {
                 .find(|(n, _)| n == name)
                 .map_or("", |(_, v)| v.as_str())
         };
-        self.alternatives
-            .iter()
-            .any(|matchers| matchers.iter().all(|m| m.is_match(value(&m.name))))
+        let all_match = |i: &usize| {
+            self.alternatives[*i]
+                .iter()
+                .all(|m| m.is_match(value(&m.name)))
+        };
+        self.unindexed.iter().any(all_match)
+            || labels.iter().any(|(name, v)| {
+                self.by_label
+                    .get(name.as_str())
+                    .and_then(|values| values.get(v.as_str()))
+                    .is_some_and(|sets| sets.iter().any(all_match))
+            })
     }
 
     /// The selectors as sent, joined with ` or ` (what the history records).
@@ -125,6 +167,24 @@ mod tests {
         let not_ab = ["{job=~\".+\",job!~\"a|b\"}"];
         assert!(selects(&not_ab, &[("job", "c")]));
         assert!(!selects(&not_ab, &[("job", "a")]));
+    }
+
+    #[test]
+    fn indexed_and_unindexed_sets_match_alike() {
+        // One set indexed by job="a", one by nothing (regex and negation only).
+        let s = [
+            "{job=\"a\",instance=~\"h.*\"}",
+            "{job=~\"b.+\",env!=\"prod\"}",
+        ];
+        assert!(selects(&s, &[("job", "a"), ("instance", "h1")]));
+        assert!(!selects(&s, &[("job", "a"), ("instance", "x")]));
+        assert!(selects(&s, &[("job", "bb")]));
+        assert!(!selects(&s, &[("job", "bb"), ("env", "prod")]));
+        // An equality on the empty value is no index: it matches groups without the label.
+        assert!(selects(&["{job=\"c\",env=\"\"}"], &[("job", "c")]));
+        let parsed = GroupSelector::parse(&s).unwrap();
+        assert_eq!(parsed.unindexed, [1]);
+        assert_eq!(parsed.by_label["job"]["a"], [0]);
     }
 
     #[test]

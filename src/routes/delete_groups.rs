@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body::read_body;
 use super::sender::{client, history_request, now_ns};
-use super::AppState;
+use super::{blocking, AppState};
 use crate::api::delete_groups::{asks_dry_run, deleted_document, error_document, parse_request};
 use crate::error::{committed, ApiError};
 use crate::gateway::GatewayError;
@@ -35,7 +35,11 @@ pub(super) async fn delete_groups(
     } else {
         String::new()
     };
-    let parsed = match parse_request(req.query_string(), &form) {
+    // Parsing many selectors, and a dry run's pass over every group, are CPU work in
+    // proportion to the request and the store: on the blocking pool.
+    let (query, params) = (req.query_string().to_string(), form.clone());
+    let parsed = blocking(move || Ok::<_, ApiError>(parse_request(&query, &params))).await?;
+    let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(message) => {
             if !asks_dry_run(req.query_string(), &form) {
@@ -46,7 +50,8 @@ pub(super) async fn delete_groups(
     };
     let dry_run = parsed.dry_run;
     let selected = if dry_run {
-        state.gateway.select_groups(&parsed.query)
+        let gateway = state.gateway.clone();
+        blocking(move || Ok::<_, ApiError>(gateway.select_groups(&parsed.query))).await?
     } else {
         state
             .gateway
