@@ -18,6 +18,11 @@
 //! every check sees a stable store: the cache, plus the changes ahead of it in its batch. A
 //! change is answered only after the COMMIT that holds it, and the cache is only touched after
 //! COMMIT succeeded.
+//!
+//! Two changes come from the gateway itself rather than a request: the expiry scheduler
+//! ([`expiry`]) submits the removal of groups whose deadline passed, and start-up submits one
+//! before the cache serves anything; a delete by label matcher ([`delete_groups`]) is one
+//! change however many groups it selects, so it is one transaction.
 
 mod deadline_signal;
 mod delete_groups;
