@@ -9,7 +9,7 @@
 //! a series can only clash with a group whose grouping key it carries, so the check finds
 //! those groups by the label names of the keys in use ([`NameEntry::key_shapes`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::family::FamilyData;
@@ -31,6 +31,9 @@ pub struct Group {
     pub last_push_ns: i64,
     pub last_failure_ns: i64,
     pub created_ns: i64,
+    /// When the group expires (Unix ns): its last successful push plus the lifetime that push
+    /// asked for. 0 for never, the original's behaviour.
+    pub expires_ns: i64,
 }
 
 impl Group {
@@ -64,6 +67,8 @@ pub struct Cache {
     groups: BTreeMap<GroupKeyBytes, Group>,
     names: BTreeMap<String, NameEntry>,
     series: usize,
+    /// The groups that expire, by deadline: the expiry scheduler asks for the earliest.
+    deadlines: BTreeSet<(i64, GroupKeyBytes)>,
 }
 
 impl Cache {
@@ -109,12 +114,33 @@ impl Cache {
         for family in group.families.values() {
             self.index_family(&group.key_bytes, &shape, family);
         }
+        if group.expires_ns > 0 {
+            self.deadlines
+                .insert((group.expires_ns, group.key_bytes.clone()));
+        }
         self.groups.insert(group.key_bytes.clone(), group);
+    }
+
+    /// The earliest deadline of an expiring group (Unix ns), if any group expires.
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.deadlines.first().map(|(ns, _)| *ns)
+    }
+
+    /// The groups whose deadline is at or before `now_ns`, earliest first.
+    pub fn due(&self, now_ns: i64) -> impl Iterator<Item = &GroupKeyBytes> {
+        self.deadlines
+            .iter()
+            .take_while(move |(ns, _)| *ns <= now_ns)
+            .map(|(_, key)| key)
     }
 
     /// Removes a group and its families.
     pub fn remove_group(&mut self, key_bytes: &[u8]) -> Option<Group> {
         let group = self.groups.remove(key_bytes)?;
+        if group.expires_ns > 0 {
+            self.deadlines
+                .remove(&(group.expires_ns, group.key_bytes.clone()));
+        }
         let shape = key_shape(&group);
         for family in group.families.values() {
             self.unindex_family(&group.key_bytes, &shape, family);
@@ -186,6 +212,7 @@ mod tests {
             last_push_ns: 1,
             last_failure_ns: 0,
             created_ns: 1,
+            expires_ns: 0,
         }
     }
 
@@ -221,6 +248,32 @@ mod tests {
         assert!(cache.name(PUSH_TIME).is_none());
         assert_eq!(cache.group_count(), 0);
         assert_eq!(cache.series_count(), 0);
+    }
+
+    #[test]
+    fn expiring_groups_are_indexed_by_deadline_until_replaced_or_removed() {
+        let mut cache = Cache::new();
+        let expiring = |id, job: &str, expires_ns| Group {
+            expires_ns,
+            ..group(id, job)
+        };
+        cache.put_group(expiring(1, "a", 30));
+        cache.put_group(expiring(2, "b", 10));
+        cache.put_group(expiring(3, "never", 0));
+        assert_eq!(cache.next_deadline(), Some(10));
+        let due = |cache: &Cache, now| -> Vec<GroupKeyBytes> { cache.due(now).cloned().collect() };
+        assert_eq!(due(&cache, 9), Vec::<GroupKeyBytes>::new());
+        assert_eq!(
+            due(&cache, 30),
+            [group(2, "b").key_bytes, group(1, "a").key_bytes]
+        );
+        // A renewing push replaces the group and its deadline.
+        cache.put_group(expiring(2, "b", 50));
+        assert_eq!(cache.next_deadline(), Some(30));
+        cache.put_group(expiring(1, "a", 0));
+        assert_eq!(cache.next_deadline(), Some(50));
+        cache.remove_group(&group(2, "b").key_bytes);
+        assert_eq!(cache.next_deadline(), None);
     }
 
     #[test]

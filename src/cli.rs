@@ -116,6 +116,12 @@ pub struct Cli {
     #[arg(long = "push.max-series-total", default_value = "0")]
     pub max_series_total: usize,
 
+    /// How long a group lives after its last successful push before it is deleted, e.g. 90m,
+    /// 24h (Go duration syntax). A push's Pushgateway-Expire-After header overrides it for its
+    /// group. 0: groups never expire, as in the original.
+    #[arg(long = "push.expire-after", default_value = "0")]
+    pub expire_after: String,
+
     /// How long a request body may take to arrive once its headers are read (408 after it),
     /// e.g. 60s, 5m. 0s: no limit.
     #[arg(long = "web.read-timeout", default_value = "60s")]

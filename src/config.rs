@@ -35,6 +35,9 @@ pub struct Config {
     pub retention: crate::history::Retention,
     /// `--push.max-*` guard rails.
     pub limits: Limits,
+    /// `--push.expire-after`: how long a group lives after its last successful push unless
+    /// the push says otherwise; zero for never (the original's behaviour).
+    pub expire_after: std::time::Duration,
     /// `--web.config.file`: TLS and authentication settings; `None` is plain HTTP.
     pub web_config_file: Option<PathBuf>,
     /// Every flag's value as upstream shows it in `/api/v1/status` and on the status page.
@@ -116,6 +119,8 @@ impl TryFrom<Cli> for Config {
                     cli.read_timeout
                 ))
             })?;
+        let expire_after = crate::lifetime::parse_lifetime(&cli.expire_after)
+            .map_err(|e| ConfigError(format!("--push.expire-after: {e}")))?;
         let external_path = external_url_path(&cli.external_url)?;
         let route_prefix = compute_route_prefix(&cli.route_prefix, &external_path);
         let external_path_prefix = compute_route_prefix("", &external_path);
@@ -155,6 +160,7 @@ impl TryFrom<Cli> for Config {
                 "push.enable-utf8-names".to_string(),
                 cli.enable_utf8_names.to_string(),
             ),
+            ("push.expire-after".to_string(), cli.expire_after.clone()),
             (
                 "push.max-body-bytes".to_string(),
                 cli.max_body_bytes.to_string(),
@@ -222,6 +228,7 @@ impl TryFrom<Cli> for Config {
                     .then_some(cli.max_grouping_labels),
                 max_series_total: (cli.max_series_total > 0).then_some(cli.max_series_total),
             },
+            expire_after,
             web_config_file: (!cli.web_config_file.is_empty())
                 .then(|| PathBuf::from(&cli.web_config_file)),
             flags,

@@ -528,6 +528,7 @@ mod tests {
             last_push_ns: 1,
             last_failure_ns: 0,
             created_ns: 1,
+            expires_ns: 0,
         });
         cache
     }
@@ -582,6 +583,7 @@ mod tests {
             last_push_ns: 1,
             last_failure_ns: 0,
             created_ns: 1,
+            expires_ns: 0,
         }
     }
 
@@ -677,6 +679,7 @@ mod tests {
             last_push_ns: 1,
             last_failure_ns: 0,
             created_ns: 1,
+            expires_ns: 0,
         });
         let pushed = series(&key("a"), &[("instance", "x")]);
         let errors = check_push(&cache, &key("a").upstream_key(), &pushed, &["m"]);

@@ -172,6 +172,7 @@ impl From<GatewayError> for ApiError {
         match e {
             GatewayError::Rejected(m) => ApiError::Inconsistent(m),
             GatewayError::Limit(m) => ApiError::BadRequest(m),
+            GatewayError::Refused(m) => ApiError::BadRequest(m),
             GatewayError::Store(e) => match e.unavailable() {
                 Some(what) => ApiError::Unavailable {
                     what,

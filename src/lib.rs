@@ -18,6 +18,9 @@
 //! * [`metrics`]: the gateway's own metrics (names table, HTTP, storage, process).
 //! * [`parse`]: push bodies (Content-Encoding, delimited protobuf, the strict text parser).
 //! * [`limits`]: the `--push.max-*` and `--web.read-timeout` guard rails, error text bounds.
+//! * [`lifetime`]: opt-in expiry's vocabulary: `--push.expire-after` and the
+//!   `Pushgateway-Expire-After` header, deadlines, when the expiry scheduler runs.
+//! * [`selector`]: series selectors over grouping labels (`match[]` of `delete_groups`).
 //!
 //! **State**:
 //! * [`cache`]: the in-memory copy of every group, indexed by group and by metric name.
@@ -86,6 +89,7 @@ pub mod grouping_key;
 pub mod healthcheck;
 pub(crate) mod history;
 pub(crate) mod import;
+pub(crate) mod lifetime;
 pub(crate) mod limits;
 pub mod logging;
 pub(crate) mod metrics;
@@ -95,6 +99,7 @@ pub mod parse;
 pub mod proto;
 pub(crate) mod routes;
 pub(crate) mod routing;
+pub(crate) mod selector;
 pub mod startup;
 pub(crate) mod status_page;
 pub mod store;

@@ -93,6 +93,7 @@ impl Application {
                 200
             },
             max_series_total: config.limits.max_series_total,
+            expire_after: config.expire_after,
         };
         if let Some(path) = &config.database {
             upgrade::prepare_persistence_file(path, config.retention.records_values())

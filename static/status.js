@@ -94,6 +94,8 @@
 
   const filter = $('filter');
   const onlyFailed = $('only-failed');
+  // Rows removed by another script (delete_groups.js) update the counters too.
+  document.addEventListener('groups-removed', updateCounts);
 
   // Lower-cased label text of each row, computed on first use.
   const searchText = new WeakMap();

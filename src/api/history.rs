@@ -50,14 +50,14 @@ pub(crate) fn parse_query(query: &str) -> Result<HistoryQuery, String> {
     Ok(q)
 }
 
-fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, String> {
     actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
         .map(|q| q.into_inner())
         .map_err(|e| format!("invalid query string: {e}"))
 }
 
 /// RFC 3339 (`2026-11-23T10:00:00Z`) or Unix seconds (`1795000000.5`), as Unix ns.
-fn parse_time(value: &str) -> Result<i64, String> {
+pub(crate) fn parse_time(value: &str) -> Result<i64, String> {
     if let Ok(ts) = value.parse::<jiff::Timestamp>() {
         // Times past 2262 do not fit Unix nanoseconds; they are later than any record.
         return Ok(i64::try_from(ts.as_nanosecond()).unwrap_or(i64::MAX));
@@ -75,7 +75,7 @@ pub(crate) fn history_document(rows: &[HistoryRecord], limit: u32) -> String {
     let pushes: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
-            serde_json::json!({
+            let mut record = serde_json::json!({
                 "id": r.id,
                 "time": r.time,
                 "time_ns": r.time_ns,
@@ -91,7 +91,12 @@ pub(crate) fn history_document(rows: &[HistoryRecord], limit: u32) -> String {
                 "series": r.series,
                 "client_address": r.client_address,
                 "user": r.user,
-            })
+            });
+            // Only deletes by label matcher have one.
+            if let Some(selector) = &r.selector {
+                record["selector"] = selector.as_str().into();
+            }
+            record
         })
         .collect();
     // A full page may have more behind it; its last id is where the next page starts.

@@ -6,6 +6,7 @@
 //! RFC 3339 with nanoseconds in the process's zone (upstream's api/v1/api.go). Everything here is a pure
 //! function from cache data to those bytes; the handlers live in `routes::api_v1`.
 
+pub(crate) mod delete_groups;
 pub mod gojson;
 pub(crate) mod history;
 
@@ -59,7 +60,8 @@ fn success(data: Json) -> Vec<u8> {
     out
 }
 
-/// One group: its labels, whether its last push succeeded, and one member per family.
+/// One group: its labels, whether its last push succeeded, when it expires (`expires_at`,
+/// only for a group that does: opt-in expiry, not in upstream), and one member per family.
 /// Upstream fills one Go map in that order, so a family named `labels` or
 /// `last_push_successful` replaces those members.
 fn group_object(group: &Group, tz: &TimeZone) -> Json {
@@ -73,6 +75,12 @@ fn group_object(group: &Group, tz: &TimeZone) -> Json {
             Json::Bool(group.last_push_successful()),
         ),
     ];
+    if group.expires_ns > 0 {
+        members.push((
+            "expires_at".into(),
+            Json::Str(rfc3339_nano(timestamp_from_ns(group.expires_ns), tz)),
+        ));
+    }
     for (name, family) in &group.families {
         members.push((name.clone(), family_object(family, tz)));
     }
@@ -192,7 +200,7 @@ fn classic_buckets(h: &Histogram) -> Json {
     }))
 }
 
-fn timestamp_from_ns(ns: i64) -> Timestamp {
+pub(crate) fn timestamp_from_ns(ns: i64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(ns)).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
@@ -278,6 +286,7 @@ mod tests {
             last_push_ns: push_ns,
             last_failure_ns: failure_ns,
             created_ns: push_ns,
+            expires_ns: 0,
         }
     }
 

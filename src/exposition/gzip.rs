@@ -360,6 +360,7 @@ mod tests {
             last_push_ns: id,
             last_failure_ns: 0,
             created_ns: id,
+            expires_ns: 0,
         }
     }
 

@@ -18,7 +18,15 @@
 //! every check sees a stable store: the cache, plus the changes ahead of it in its batch. A
 //! change is answered only after the COMMIT that holds it, and the cache is only touched after
 //! COMMIT succeeded.
+//!
+//! Two changes come from the gateway itself rather than a request: the expiry scheduler
+//! ([`expiry`]) submits the removal of groups whose deadline passed, and start-up submits one
+//! before the cache serves anything; a delete by label matcher ([`delete_groups`]) is one
+//! change however many groups it selects, so it is one transaction.
 
+mod deadline_signal;
+mod delete_groups;
+mod expiry;
 mod overlay;
 mod plan;
 mod prepare;
@@ -26,6 +34,7 @@ mod warm;
 mod writer;
 
 pub(crate) use crate::store::Unavailable;
+pub(crate) use delete_groups::{GroupQuery, GroupSummary};
 pub(crate) use plan::PushMethod;
 pub(crate) use writer::PreparedPush;
 
@@ -39,6 +48,8 @@ use crate::metrics::storage::{StorageFigures, StorageStats};
 use crate::proto::MetricFamily;
 use crate::store::prune::Pruner;
 use crate::store::{self, KeyColumns, Pool, StoreError};
+use deadline_signal::DeadlineSignal;
+use expiry::Scheduler;
 use prepare::{prepare, Prepared};
 use writer::{Change, Shared, Writer};
 
@@ -55,12 +66,17 @@ pub(crate) enum GatewayError {
     /// The writer thread did not answer: the gateway is stopping (nothing changed), or its
     /// batch failed unexpectedly (rolled back).
     NoAnswer,
+    /// The request is refused as it stands (a delete by matcher that would delete every group
+    /// without `all=true`); nothing changed.
+    Refused(String),
 }
 
 impl std::fmt::Display for GatewayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            GatewayError::Rejected(m) | GatewayError::Limit(m) => f.write_str(m),
+            GatewayError::Rejected(m) | GatewayError::Limit(m) | GatewayError::Refused(m) => {
+                f.write_str(m)
+            }
             GatewayError::Store(e) => write!(f, "{e}"),
             GatewayError::NoAnswer => f.write_str("no answer from the store's writer"),
         }
@@ -96,6 +112,9 @@ pub(crate) struct Options {
     pub(crate) push_status: u16,
     /// `--push.max-series-total`: the most series the store may hold after a push.
     pub(crate) max_series_total: Option<usize>,
+    /// `--push.expire-after`: a group's lifetime after its last successful push unless the push
+    /// says otherwise; zero for never.
+    pub(crate) expire_after: std::time::Duration,
 }
 
 /// The prefix of the answer to a push refused by the consistency check.
@@ -104,6 +123,8 @@ pub(crate) const INCONSISTENT: &str =
 
 /// The store, its cache, and the writer that orders changes.
 pub(crate) struct Gateway {
+    /// Expires groups through the writer; declared before it, so it stops first.
+    _scheduler: Scheduler,
     pool: Pool,
     /// Options, cache and storage figures, shared with the writer thread.
     shared: Arc<Shared>,
@@ -133,10 +154,24 @@ impl Gateway {
             options,
             cache: RwLock::new(cache),
             stats: Arc::new(StorageStats::default()),
+            expiry: Arc::new(DeadlineSignal::default()),
         });
         let writer = Writer::start(conn, shared.clone())
             .map_err(|e| StoreError::Open(format!("starting the writer thread: {e}")))?;
+        let submitter = writer
+            .submitter()
+            .ok_or_else(|| StoreError::Open("the writer thread is not running".into()))?;
+        // Groups whose deadline passed while the gateway was stopped go before anything is
+        // served (the caller makes the gateway ready only once this returns).
+        let now = expiry::now_ns();
+        if shared.read_cache().due(now).next().is_some() {
+            expiry::expire_due(&shared, &submitter, now)
+                .map_err(|e| StoreError::Open(format!("expiring groups at start-up: {e}")))?;
+        }
+        let scheduler = Scheduler::start(shared.clone(), submitter)
+            .map_err(|e| StoreError::Open(format!("starting the expiry thread: {e}")))?;
         Ok(Gateway {
+            _scheduler: scheduler,
             pool,
             shared,
             writer,
@@ -219,6 +254,7 @@ impl Gateway {
             samples,
             family_count,
             series_count,
+            expires_ns: crate::lifetime::deadline_ns(now_ns, self.shared.options.expire_after),
         }
     }
 
@@ -269,5 +305,38 @@ impl Gateway {
     /// Deletes every group (`PUT /api/v1/admin/wipe`); returns how many there were.
     pub(crate) async fn wipe(&self, now_ns: i64, request: Request) -> Result<usize, GatewayError> {
         self.writer.submit(Change::Wipe { now_ns, request }).await
+    }
+
+    /// The groups `query` selects now, without deleting them (a dry run), in upstream's
+    /// group order; refused as the delete would be.
+    pub(crate) fn select_groups(
+        &self,
+        query: &GroupQuery,
+    ) -> Result<Vec<GroupSummary>, GatewayError> {
+        let cache = self.cache();
+        let selected = query
+            .select(cache.groups(), cache.group_count())
+            .map_err(GatewayError::Refused)?;
+        Ok(selected.into_iter().map(GroupSummary::of).collect())
+    }
+
+    /// Deletes the groups `query` selects, in one transaction, each recorded in the history
+    /// with the request's selector (`POST /api/v1/admin/delete_groups`); returns them.
+    pub(crate) async fn delete_groups(
+        &self,
+        query: GroupQuery,
+        now_ns: i64,
+        request: Request,
+    ) -> Result<Vec<GroupSummary>, GatewayError> {
+        let (deleted, listed) = tokio::sync::oneshot::channel();
+        let change = Change::DeleteGroups {
+            query: Arc::new(query),
+            now_ns,
+            request,
+            deleted,
+        };
+        self.writer.submit(change).await?;
+        // Sent while the change was applied: there when its transaction committed.
+        Ok(listed.await.unwrap_or_default())
     }
 }

@@ -106,6 +106,16 @@ impl Overlay {
         (1, previous.series() as isize)
     }
 
+    /// The earliest deadline among the groups the batch put, for waking the expiry scheduler.
+    pub(crate) fn earliest_deadline(&self) -> Option<i64> {
+        self.groups
+            .values()
+            .flatten()
+            .map(|g| g.expires_ns)
+            .filter(|&ns| ns > 0)
+            .min()
+    }
+
     /// Makes `cache` what the batch committed: every changed group is taken out first and
     /// then the new ones put in, so that the cache's by-name index only ever sees families
     /// whose types agree (a later change of the batch was checked against the earlier ones).
@@ -153,6 +163,39 @@ impl<'a> View<'a> {
             self.cache.series_count()
         };
         (base as isize + self.overlay.series_delta).max(0) as usize
+    }
+
+    /// The keys of the groups whose deadline is at or before `now_ns`: the cache's that the
+    /// batch has not changed, and the batch's own.
+    pub(crate) fn due(&self, now_ns: i64) -> Vec<GroupKeyBytes> {
+        let mut due: Vec<GroupKeyBytes> = if self.overlay.wiped {
+            Vec::new()
+        } else {
+            self.cache
+                .due(now_ns)
+                .filter(|k| self.visible(k))
+                .cloned()
+                .collect()
+        };
+        due.extend(
+            self.overlay
+                .groups
+                .values()
+                .flatten()
+                .filter(|g| g.expires_ns > 0 && g.expires_ns <= now_ns)
+                .map(|g| g.key_bytes.clone()),
+        );
+        due
+    }
+
+    /// Every group, in no particular order.
+    pub(crate) fn groups(self) -> impl Iterator<Item = &'a Group> {
+        let cached = (!self.overlay.wiped)
+            .then(|| self.cache.groups())
+            .into_iter()
+            .flatten()
+            .filter(move |g| self.visible(&g.key_bytes));
+        cached.chain(self.overlay.groups.values().flatten())
     }
 
     fn base_groups(&self) -> usize {
@@ -254,6 +297,7 @@ mod tests {
             last_push_ns: 1,
             last_failure_ns: 0,
             created_ns: 1,
+            expires_ns: 0,
         }
         .into_group(id, &key)
     }

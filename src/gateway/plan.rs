@@ -38,6 +38,8 @@ pub(crate) struct GroupState {
     /// Unix ns of the last failed change, 0 for never.
     pub(crate) last_failure_ns: i64,
     pub(crate) created_ns: i64,
+    /// Unix ns when the group expires, 0 for never.
+    pub(crate) expires_ns: i64,
 }
 
 impl GroupState {
@@ -51,6 +53,7 @@ impl GroupState {
             last_push_ns: self.last_push_ns,
             last_failure_ns: self.last_failure_ns,
             created_ns: self.created_ns,
+            expires_ns: self.expires_ns,
         }
     }
 }
@@ -72,7 +75,8 @@ pub(crate) struct PushPlan {
 }
 
 /// Plans a push of `prepared` (sanitised families) to the group `key`, stored as `stored`;
-/// `push_time` is the group's `push_time_seconds` family at `now_ns`.
+/// `push_time` is the group's `push_time_seconds` family at `now_ns`. A successful push sets
+/// the group's deadline to `expires_ns` (0: never), whatever it was.
 pub(crate) fn plan_push(
     key: &GroupingKey,
     stored: Option<&Group>,
@@ -80,6 +84,7 @@ pub(crate) fn plan_push(
     prepared: Vec<Arc<FamilyData>>,
     push_time: Arc<FamilyData>,
     now_ns: i64,
+    expires_ns: i64,
 ) -> PushPlan {
     let stored_row = |name: &str| {
         !matches!(name, PUSH_TIME | PUSH_FAILURE_TIME)
@@ -139,6 +144,7 @@ pub(crate) fn plan_push(
             last_push_ns: now_ns,
             last_failure_ns,
             created_ns,
+            expires_ns,
         },
     }
 }
@@ -151,16 +157,25 @@ pub(crate) struct FailurePlan {
     pub(crate) after: GroupState,
 }
 
-/// Plans recording a failed push at `now_ns` for the group `key`, stored as `stored`.
-pub(crate) fn plan_failure(key: &GroupingKey, stored: Option<&Group>, now_ns: i64) -> FailurePlan {
-    let (row, mut families, last_push_ns, created_ns) = match stored {
+/// Plans recording a failed push at `now_ns` for the group `key`, stored as `stored`. A
+/// failure leaves a stored group's deadline alone (the group keeps the lifetime of its last
+/// successful push); a group it creates gets `new_expires_ns` (0: never), the lifetime the
+/// failed push asked for, so that it does not outlive what its pusher wanted.
+pub(crate) fn plan_failure(
+    key: &GroupingKey,
+    stored: Option<&Group>,
+    now_ns: i64,
+    new_expires_ns: i64,
+) -> FailurePlan {
+    let (row, mut families, last_push_ns, created_ns, expires_ns) = match stored {
         Some(g) => (
             Row::Existing(g.id),
             g.families.clone(),
             g.last_push_ns,
             g.created_ns,
+            g.expires_ns,
         ),
-        None => (Row::New, BTreeMap::new(), 0, now_ns),
+        None => (Row::New, BTreeMap::new(), 0, now_ns, new_expires_ns),
     };
     insert_timestamps(&mut families, key, last_push_ns, now_ns, created_ns);
     if let Some(g) = stored {
@@ -173,6 +188,7 @@ pub(crate) fn plan_failure(key: &GroupingKey, stored: Option<&Group>, now_ns: i6
             last_push_ns,
             last_failure_ns: now_ns,
             created_ns,
+            expires_ns,
         },
     }
 }
@@ -266,6 +282,7 @@ mod tests {
             last_push_ns: 10,
             last_failure_ns: 20,
             created_ns: 5,
+            expires_ns: 0,
         }
         .into_group(7, &key())
     }
@@ -287,6 +304,7 @@ mod tests {
             vec![gauge("a", 2.0, 30)],
             push_time(30),
             30,
+            0,
         );
         assert_eq!(plan.row, Row::New);
         assert!(plan.removed.is_empty());
@@ -313,6 +331,7 @@ mod tests {
             vec![gauge("b", 2.0, 30), gauge("c", 3.0, 30)],
             push_time(30),
             30,
+            0,
         );
         assert_eq!(plan.row, Row::Existing(7));
         assert!(plan.removed.is_empty());
@@ -348,6 +367,7 @@ mod tests {
             vec![gauge("c", 3.0, 30)],
             push_time(30),
             30,
+            0,
         );
         assert_eq!(plan.row, Row::Existing(7));
         // Every stored family row goes (the timestamps are no rows).
@@ -365,6 +385,7 @@ mod tests {
             Vec::new(),
             push_time(30),
             30,
+            0,
         );
         let mut expected = BTreeMap::new();
         insert_timestamps(&mut expected, &key(), 30, 20, 5);
@@ -376,6 +397,7 @@ mod tests {
             Vec::new(),
             push_time(30),
             30,
+            0,
         );
         let mut expected = BTreeMap::new();
         insert_timestamps(&mut expected, &key(), 30, 0, 30);
@@ -386,12 +408,12 @@ mod tests {
     fn an_unchanged_timestamp_family_is_the_stored_one_itself() {
         let stored = stored();
         for method in [PushMethod::Replace, PushMethod::Merge] {
-            let plan = plan_push(&key(), Some(&stored), method, vec![], push_time(30), 30);
+            let plan = plan_push(&key(), Some(&stored), method, vec![], push_time(30), 30, 0);
             let same = |name: &str| Arc::ptr_eq(&plan.after.families[name], &stored.families[name]);
             assert!(same(PUSH_FAILURE_TIME), "{method:?}");
             assert!(!same(PUSH_TIME), "{method:?}");
         }
-        let plan = plan_failure(&key(), Some(&stored), 40);
+        let plan = plan_failure(&key(), Some(&stored), 40, 0);
         assert!(Arc::ptr_eq(
             &plan.after.families[PUSH_TIME],
             &stored.families[PUSH_TIME]
@@ -401,7 +423,7 @@ mod tests {
     #[test]
     fn a_failure_of_a_stored_group_changes_only_its_failure_time() {
         let stored = stored();
-        let plan = plan_failure(&key(), Some(&stored), 40);
+        let plan = plan_failure(&key(), Some(&stored), 40, 0);
         assert_eq!(plan.row, Row::Existing(7));
         assert_eq!(plan.after.families["a"], stored.families["a"]);
         assert_eq!(
@@ -418,7 +440,7 @@ mod tests {
 
     #[test]
     fn a_failure_of_a_new_group_creates_it_with_only_its_timestamps() {
-        let plan = plan_failure(&key(), None, 40);
+        let plan = plan_failure(&key(), None, 40, 0);
         assert_eq!(plan.row, Row::New);
         assert_eq!(names(&plan.after), [PUSH_FAILURE_TIME, PUSH_TIME]);
         assert_eq!(
@@ -434,8 +456,26 @@ mod tests {
     }
 
     #[test]
+    fn a_push_sets_the_deadline_and_a_failure_keeps_the_last_successful_ones() {
+        let mut stored = stored();
+        stored.expires_ns = 500;
+        for method in [PushMethod::Replace, PushMethod::Merge] {
+            let plan = plan_push(&key(), Some(&stored), method, vec![], push_time(30), 30, 90);
+            assert_eq!(plan.after.expires_ns, 90, "{method:?}");
+            let plan = plan_push(&key(), Some(&stored), method, vec![], push_time(30), 30, 0);
+            assert_eq!(plan.after.expires_ns, 0, "{method:?}: a push may opt out");
+        }
+        assert_eq!(
+            plan_failure(&key(), Some(&stored), 40, 7).after.expires_ns,
+            500
+        );
+        // A group a failure creates gets the failed push's lifetime.
+        assert_eq!(plan_failure(&key(), None, 40, 7).after.expires_ns, 7);
+    }
+
+    #[test]
     fn a_failure_may_create_its_group_only_within_the_series_total() {
-        let new = plan_failure(&key(), None, 40);
+        let new = plan_failure(&key(), None, 40, 0);
         assert!(failure_over_series_total(&new, 8, Some(10)).is_empty());
         let over = failure_over_series_total(&new, 9, Some(10));
         assert_eq!(over.len(), 1);
@@ -445,7 +485,7 @@ mod tests {
         );
         assert!(failure_over_series_total(&new, 9, None).is_empty());
         // A stored group's failure adds no series.
-        let stored = plan_failure(&key(), Some(&stored()), 40);
+        let stored = plan_failure(&key(), Some(&stored()), 40, 0);
         assert!(failure_over_series_total(&stored, 100, Some(10)).is_empty());
     }
 }

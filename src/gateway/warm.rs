@@ -72,6 +72,7 @@ fn group_from_store(stored: StoredGroup) -> Group {
         last_push_ns: stored.last_push_ns,
         last_failure_ns: stored.last_failure_ns,
         created_ns: stored.created_ns,
+        expires_ns: stored.expires_ns,
     }
     .into_group(stored.id, &stored.key)
 }

@@ -24,6 +24,8 @@ use std::time::Instant;
 use rusqlite::{Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::deadline_signal::DeadlineSignal;
+use super::delete_groups::{GroupQuery, GroupSummary};
 use super::overlay::{Overlay, View};
 use super::plan::{
     failure_over_series_total, plan_failure, plan_push, GroupState, PushMethod, Row,
@@ -59,6 +61,8 @@ pub(super) struct Shared {
     pub(super) cache: RwLock<Cache>,
     /// COMMIT durations and the history's size, for the storage metrics.
     pub(super) stats: Arc<StorageStats>,
+    /// Wakes the expiry scheduler when a batch sets a deadline earlier than it waits for.
+    pub(super) expiry: Arc<DeadlineSignal>,
 }
 
 impl Shared {
@@ -85,6 +89,16 @@ pub(crate) struct PreparedPush {
     /// Families and series as pushed, for the history record.
     pub(super) family_count: usize,
     pub(super) series_count: usize,
+    /// The group's deadline once the push is applied (Unix ns, 0: never).
+    pub(super) expires_ns: i64,
+}
+
+impl PreparedPush {
+    /// Gives the group `lifetime` from this push (a push's `Pushgateway-Expire-After`) instead
+    /// of the `--push.expire-after` default; zero: it never expires.
+    pub(crate) fn expire_after(&mut self, lifetime: std::time::Duration) {
+        self.expires_ns = crate::lifetime::deadline_ns(self.now_ns, lifetime);
+    }
 }
 
 impl std::fmt::Debug for PreparedPush {
@@ -119,6 +133,19 @@ pub(super) enum Change {
         now_ns: i64,
         request: Request,
     },
+    /// Delete every group whose deadline is at or before `now_ns`, as the batch left it (a
+    /// push ahead of this change may have renewed a group), each recorded as an `EXPIRE`.
+    Expire {
+        now_ns: i64,
+    },
+    /// Delete the groups `query` selects, as the batch left them, each recorded with the
+    /// selector; the groups deleted are sent on `deleted` (valid once the answer is Ok).
+    DeleteGroups {
+        query: Arc<GroupQuery>,
+        now_ns: i64,
+        request: Request,
+        deleted: oneshot::Sender<Vec<GroupSummary>>,
+    },
 }
 
 impl Change {
@@ -132,6 +159,7 @@ impl Change {
             }
             Change::Refused { error, .. } => RECORD + error.len(),
             Change::Delete { .. } | Change::Wipe { .. } => RECORD,
+            Change::Expire { .. } | Change::DeleteGroups { .. } => RECORD,
         }
     }
 }
@@ -172,6 +200,26 @@ impl Writer {
             .await
             .map_err(|_| GatewayError::NoAnswer)?;
         answer.await.map_err(|_| GatewayError::NoAnswer)?
+    }
+
+    /// A handle that queues changes from a thread of its own (the expiry scheduler).
+    pub(super) fn submitter(&self) -> Option<Submitter> {
+        self.jobs.clone().map(Submitter)
+    }
+}
+
+/// Queues changes for the writer from outside the async runtime. The writer thread stops only
+/// once every handle is dropped.
+pub(super) struct Submitter(mpsc::Sender<Job>);
+
+impl Submitter {
+    /// Queues `change` and blocks this thread until its answer.
+    pub(super) fn submit_blocking(&self, change: Change) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        self.0
+            .blocking_send(Job { change, reply })
+            .map_err(|_| GatewayError::NoAnswer)?;
+        answer.blocking_recv().map_err(|_| GatewayError::NoAnswer)?
     }
 }
 
@@ -242,6 +290,11 @@ fn commit_batch(conn: &mut rusqlite::Connection, shared: &Shared, batch: Vec<Job
                     Effect::Nothing => {}
                     Effect::Put(group) => overlay.put(&cache, group),
                     Effect::Remove(key) => overlay.remove(&cache, &key),
+                    Effect::RemoveAll(keys) => {
+                        for key in &keys {
+                            overlay.remove(&cache, key);
+                        }
+                    }
                     Effect::Wipe => overlay.wipe(),
                 }
                 pending.push(Pending {
@@ -270,9 +323,13 @@ fn commit_batch(conn: &mut rusqlite::Connection, shared: &Shared, batch: Vec<Job
     drop(cache);
     match committed {
         Ok(()) => {
+            let earliest_deadline = overlay.earliest_deadline();
             if !overlay.is_empty() {
                 let mut cache = shared.cache.write().unwrap_or_else(|e| e.into_inner());
                 overlay.apply_to(&mut cache);
+            }
+            if let Some(deadline) = earliest_deadline {
+                shared.expiry.deadline_set(deadline);
             }
             for p in pending {
                 let _ = p.reply.send(p.answer);
@@ -313,6 +370,8 @@ enum Effect {
     /// This group replaces the one with its key (if any).
     Put(Group),
     Remove(GroupKeyBytes),
+    /// These groups are removed.
+    RemoveAll(Vec<GroupKeyBytes>),
     Wipe,
 }
 
@@ -377,7 +436,84 @@ fn apply(
                 effect: Effect::Wipe,
             })
         }
+        Change::Expire { now_ns } => apply_expire(tx, view, now_ns),
+        Change::DeleteGroups {
+            query,
+            now_ns,
+            request,
+            deleted,
+        } => apply_delete_groups(tx, view, &query, now_ns, &request, deleted),
     }
+}
+
+/// Expires the groups whose deadline is at or before `now_ns` in `view`: each group is deleted
+/// and recorded as an `EXPIRE` in the history. A group renewed by a push ahead of this change
+/// has its new deadline in `view` and stays; a push after it creates the group anew.
+fn apply_expire(tx: &Transaction<'_>, view: View<'_>, now_ns: i64) -> rusqlite::Result<Applied> {
+    let request = Request {
+        method: "EXPIRE".to_string(),
+        ..Request::default()
+    };
+    let due: Vec<&Group> = view
+        .due(now_ns)
+        .iter()
+        .filter_map(|key| view.group(key))
+        .filter(|g| g.expires_ns > 0 && g.expires_ns <= now_ns)
+        .collect();
+    store::savepoint(tx, || {
+        for group in &due {
+            store::delete_group(tx, group.id)?;
+            let columns = KeyColumns::of(&group.key);
+            insert_record(
+                tx,
+                &PushRecord::bare(now_ns, &request, Some(&columns), 200, None),
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(Applied {
+        answer: Ok(due.len()),
+        needs_commit: !due.is_empty(),
+        effect: Effect::RemoveAll(due.iter().map(|g| g.key_bytes.clone()).collect()),
+    })
+}
+
+/// Deletes the groups `query` selects in `view`, each recorded with the request's selector;
+/// refuses (changing nothing) when they are every group and the request did not say `all`.
+fn apply_delete_groups(
+    tx: &Transaction<'_>,
+    view: View<'_>,
+    query: &GroupQuery,
+    now_ns: i64,
+    request: &Request,
+    deleted: oneshot::Sender<Vec<GroupSummary>>,
+) -> rusqlite::Result<Applied> {
+    let selected = match query.select(view.groups(), view.group_count()) {
+        Ok(selected) => selected,
+        Err(message) => {
+            return Ok(Applied {
+                answer: Err(GatewayError::Refused(message)),
+                needs_commit: false,
+                effect: Effect::Nothing,
+            })
+        }
+    };
+    store::savepoint(tx, || {
+        for group in &selected {
+            store::delete_group(tx, group.id)?;
+            let columns = KeyColumns::of(&group.key);
+            let mut record = PushRecord::bare(now_ns, request, Some(&columns), 200, None);
+            record.selector = Some(query.selector.text());
+            insert_record(tx, &record)?;
+        }
+        Ok(())
+    })?;
+    let _ = deleted.send(selected.iter().map(|g| GroupSummary::of(g)).collect());
+    Ok(Applied {
+        answer: Ok(selected.len()),
+        needs_commit: !selected.is_empty(),
+        effect: Effect::RemoveAll(selected.iter().map(|g| g.key_bytes.clone()).collect()),
+    })
 }
 
 /// Applies a push: planned against the group as `view` has it, checked against every other
@@ -401,6 +537,7 @@ fn apply_push(
         samples,
         family_count,
         series_count,
+        expires_ns,
     } = push;
     let mut record = PushRecord {
         time_ns: now_ns,
@@ -411,12 +548,15 @@ fn apply_push(
         families: Some(family_count),
         series: Some(series_count),
         samples: samples.as_ref().map(|(json, n)| (json.as_str(), *n)),
+        selector: None,
     };
     let key_bytes = key.upstream_key();
     let stored = view.group(&key_bytes);
-    let plan = errors
-        .is_empty()
-        .then(|| plan_push(&key, stored, method, families, push_time, now_ns));
+    let plan = errors.is_empty().then(|| {
+        plan_push(
+            &key, stored, method, families, push_time, now_ns, expires_ns,
+        )
+    });
     if let Some(plan) = &plan {
         let changed: Vec<&str> = plan.changed.iter().map(String::as_str).collect();
         errors = check_push(&view, &key_bytes, &plan.after.families, &changed);
@@ -437,6 +577,7 @@ fn apply_push(
                 stored,
                 &record,
                 options.max_series_total,
+                expires_ns,
             )?;
             return Ok(Applied {
                 answer: Err(GatewayError::Rejected(message)),
@@ -505,8 +646,9 @@ fn record_failure(
     stored: Option<&Group>,
     record: &PushRecord<'_>,
     max_series_total: Option<usize>,
+    new_expires_ns: i64,
 ) -> rusqlite::Result<Effect> {
-    let plan = plan_failure(key, stored, record.time_ns);
+    let plan = plan_failure(key, stored, record.time_ns, new_expires_ns);
     if plan.row == Row::New {
         let mut clash = check_push(
             &view,
@@ -545,7 +687,13 @@ fn write_group_row(
 ) -> rusqlite::Result<i64> {
     match row {
         Row::Existing(id) => {
-            store::update_group_times(tx, id, after.last_push_ns, after.last_failure_ns)?;
+            store::update_group_times(
+                tx,
+                id,
+                after.last_push_ns,
+                after.last_failure_ns,
+                after.expires_ns,
+            )?;
             Ok(id)
         }
         Row::New => store::insert_group(
@@ -554,6 +702,7 @@ fn write_group_row(
             after.last_push_ns,
             after.last_failure_ns,
             after.created_ns,
+            after.expires_ns,
         ),
     }
 }
@@ -588,9 +737,11 @@ mod tests {
                 },
                 push_status: 200,
                 max_series_total: None,
+                expire_after: Duration::ZERO,
             },
             cache: RwLock::new(Cache::new()),
             stats: Arc::new(StorageStats::default()),
+            expiry: Arc::new(DeadlineSignal::default()),
         });
         (Writer::start(conn, shared.clone()).unwrap(), shared)
     }
@@ -627,6 +778,7 @@ mod tests {
             samples: prepared.samples,
             family_count: 1,
             series_count: 1,
+            expires_ns: 0,
         })
     }
 
@@ -701,6 +853,104 @@ mod tests {
             status: 400,
             error: format!("refused {i}"),
         }
+    }
+
+    /// A push of `v <value>` to job `job` at `now_ns` whose group expires at `expires_ns`.
+    fn expiring_push(job: &str, value: u32, now_ns: i64, expires_ns: i64) -> Change {
+        let Change::Push(mut prepared) = push(job, &format!("v {value}\n")) else {
+            unreachable!()
+        };
+        prepared.now_ns = now_ns;
+        prepared.expires_ns = expires_ns;
+        Change::Push(prepared)
+    }
+
+    /// Submits `first` and waits for it, then submits `batch` while the writer cannot start
+    /// a batch (so they form one, in order), and returns their answers.
+    async fn in_one_batch(
+        writer: &Arc<Writer>,
+        shared: &Arc<Shared>,
+        first: Change,
+        batch: Vec<Change>,
+    ) -> Vec<Answer> {
+        writer.submit(first).await.unwrap();
+        let held = hold_cache(shared);
+        let answers: Vec<_> = batch
+            .into_iter()
+            .map(|change| {
+                let writer = writer.clone();
+                let answer = actix_web::rt::spawn(async move { writer.submit(change).await });
+                std::thread::sleep(Duration::from_millis(20));
+                answer
+            })
+            .collect();
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+        let mut out = Vec::new();
+        for answer in answers {
+            out.push(answer.await.unwrap());
+        }
+        out
+    }
+
+    fn methods(dir: &Path) -> Vec<String> {
+        let conn = rusqlite::Connection::open(dir.join("pg.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT method FROM push_history ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_push_ahead_of_an_expiry_in_its_batch_renews_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, shared) = writer(dir.path(), 1 << 20);
+        let writer = Arc::new(writer);
+        let answers = in_one_batch(
+            &writer,
+            &shared,
+            expiring_push("a", 1, 1, 10),
+            vec![
+                expiring_push("a", 2, 20, 1000),
+                Change::Expire { now_ns: 50 },
+            ],
+        )
+        .await;
+        assert_eq!(answers[1].as_ref().unwrap(), &0, "nothing was due any more");
+        let cache = shared.read_cache();
+        let group = cache.groups().next().expect("the group stays");
+        assert_eq!((group.expires_ns, group.last_push_ns), (1000, 20));
+        assert_eq!(cache.next_deadline(), Some(1000));
+        assert!(!methods(dir.path()).iter().any(|m| m == "EXPIRE"));
+    }
+
+    #[actix_web::test]
+    async fn a_push_behind_an_expiry_in_its_batch_creates_the_group_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, shared) = writer(dir.path(), 1 << 20);
+        let writer = Arc::new(writer);
+        writer.submit(expiring_push("a", 1, 1, 10)).await.unwrap();
+        let answers = in_one_batch(
+            &writer,
+            &shared,
+            refused(0),
+            vec![Change::Expire { now_ns: 50 }, expiring_push("a", 2, 60, 0)],
+        )
+        .await;
+        assert_eq!(answers[0].as_ref().unwrap(), &1, "the group was due");
+        let cache = shared.read_cache();
+        let group = cache.groups().next().expect("the push is not lost");
+        // Created anew by the push (the old group was created at 1).
+        assert_eq!(
+            (group.expires_ns, group.last_push_ns, group.created_ns),
+            (0, 60, 60)
+        );
+        assert_eq!(cache.next_deadline(), None);
+        let recorded = methods(dir.path());
+        assert_eq!(recorded[recorded.len() - 2..], ["EXPIRE", ""]);
     }
 
     #[actix_web::test]

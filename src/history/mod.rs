@@ -85,6 +85,8 @@ pub(crate) struct HistoryRecord {
     pub(crate) series: Option<i64>,
     pub(crate) client_address: Option<String>,
     pub(crate) user: Option<String>,
+    /// The series selector of a delete by label matcher (`DELETE_GROUPS`).
+    pub(crate) selector: Option<String>,
 }
 
 impl HistoryRecord {

@@ -43,6 +43,11 @@ pub(crate) const OWN: &[(&str, MetricType, &str)] = &[
         "A metric with a constant '1' value labeled by version, revision, branch, goversion from which pushgateway was built, and the goos and goarch for the build.",
     ),
     (
+        "pushgateway_groups_expired_total",
+        MetricType::Counter,
+        "Metric groups removed because their lifetime ran out (--push.expire-after or a push's Pushgateway-Expire-After header).",
+    ),
+    (
         "pushgateway_http_push_duration_seconds",
         MetricType::Summary,
         "HTTP request duration for pushes to the Pushgateway.",

@@ -10,11 +10,12 @@
 //! | `pushgateway_storage_series` | gauge | |
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::names::own_family;
-use crate::proto::{Bucket, Gauge, Histogram, LabelPair, Metric, MetricFamily};
+use crate::proto::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily};
 
 /// Name of the file size gauge.
 pub const FILE_SIZE: &str = "pushgateway_storage_file_size_bytes";
@@ -26,6 +27,8 @@ pub const HISTORY_ROWS: &str = "pushgateway_storage_history_rows";
 pub const GROUPS: &str = "pushgateway_storage_groups";
 /// Name of the stored series gauge.
 pub const SERIES: &str = "pushgateway_storage_series";
+/// Counter: groups removed because their lifetime ran out (opt-in expiry).
+pub const GROUPS_EXPIRED: &str = "pushgateway_groups_expired_total";
 
 /// Upper bounds of the COMMIT histogram: from a cached write (tens of µs) to a slow disk's
 /// fsync under load (seconds).
@@ -122,6 +125,8 @@ pub(crate) struct StorageStats {
     pub(crate) commits: CommitHistogram,
     /// Rows in the history (records, sample values), once the pruner has counted them.
     history_rows: Mutex<Option<(u64, u64)>>,
+    /// Groups removed because their lifetime ran out.
+    pub(crate) groups_expired: AtomicU64,
 }
 
 impl StorageStats {
@@ -155,13 +160,24 @@ pub(crate) fn gather(figures: &StorageFigures<'_>) -> Vec<MetricFamily> {
         gauge: Some(Gauge { value: Some(v) }),
         ..Default::default()
     };
+    let expired = figures.stats.groups_expired.load(Ordering::Relaxed);
     let mut out = vec![own_family(
+        GROUPS_EXPIRED,
+        vec![Metric {
+            counter: Some(Counter {
+                value: Some(expired as f64),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+    )];
+    out.push(own_family(
         COMMIT_DURATION,
         vec![Metric {
             histogram: Some(figures.stats.commits.to_proto()),
             ..Default::default()
         }],
-    )];
+    ));
     if let Some(path) = figures.database {
         let sizes: Vec<Metric> = database_files(path)
             .into_iter()
@@ -259,10 +275,19 @@ mod tests {
         let stats = StorageStats::default();
         let families = gather(&figures(None, &stats));
         let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
-        assert_eq!(names, [COMMIT_DURATION, GROUPS, SERIES]);
+        assert_eq!(names, [GROUPS_EXPIRED, COMMIT_DURATION, GROUPS, SERIES]);
         stats.set_history_rows(3, 7);
         let families = gather(&figures(None, &stats));
         let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
-        assert_eq!(names, [COMMIT_DURATION, GROUPS, HISTORY_ROWS, SERIES]);
+        assert_eq!(
+            names,
+            [
+                GROUPS_EXPIRED,
+                COMMIT_DURATION,
+                GROUPS,
+                HISTORY_ROWS,
+                SERIES
+            ]
+        );
     }
 }

@@ -38,6 +38,7 @@ fn counted(req: &HttpRequest, route: ApiRoute) -> ApiRoute {
             ApiRoute::Metrics => "api/v1/metrics",
             ApiRoute::Wipe => "wipe",
             ApiRoute::History => "api/v1/history",
+            ApiRoute::DeleteGroups => "api/v1/admin/delete_groups",
         },
     );
     route
@@ -46,6 +47,7 @@ fn counted(req: &HttpRequest, route: ApiRoute) -> ApiRoute {
 /// Answers a request the API router resolved.
 pub(super) async fn dispatch(
     req: &HttpRequest,
+    payload: &mut web::Payload,
     state: &web::Data<AppState>,
     resolution: Resolution<ApiRoute>,
 ) -> Result<HttpResponse, ApiError> {
@@ -58,6 +60,9 @@ pub(super) async fn dispatch(
         ApiRoute::Metrics => metrics(state).await,
         ApiRoute::Wipe => lifecycle::wipe(req, state).await,
         ApiRoute::History => history(req, state).await.map(without_cors),
+        ApiRoute::DeleteGroups => super::delete_groups::delete_groups(req, payload, state)
+            .await
+            .map(without_cors),
     }
 }
 

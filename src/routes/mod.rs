@@ -6,6 +6,7 @@
 mod answers;
 mod api_v1;
 mod body;
+mod delete_groups;
 mod health;
 mod instrument;
 mod lifecycle;
@@ -136,7 +137,7 @@ async fn route_request(
             return Ok(answers::add_slash_redirect(req, location))
         }
         Routed::ApiNotFound => return Ok(answers::not_found()),
-        Routed::Api(resolution) => return api_v1::dispatch(req, state, resolution).await,
+        Routed::Api(resolution) => return api_v1::dispatch(req, payload, state, resolution).await,
         Routed::Main(resolution) => resolution,
     };
     let body = match body::read_body(req, payload, &state.config.limits).await {

@@ -15,6 +15,7 @@ use crate::error::{committed, ApiError};
 use crate::gateway::PushMethod;
 use crate::grouping_key::GroupingKey;
 use crate::history::Request;
+use crate::lifetime::{self, lifetime_from_header};
 use crate::limits;
 use crate::parse::encoding::{decode_body, BodyDecodeError};
 use crate::parse::parse_body;
@@ -104,6 +105,13 @@ async fn push(
         .map(str::to_owned);
     let caps = state.config.limits;
     let names = state.config.names;
+    // Opt-in expiry: a bad lifetime refuses the push before anything else is looked at.
+    let lifetime = lifetime_from_header(
+        req.headers()
+            .get_all(lifetime::HEADER)
+            .map(|v| v.as_bytes()),
+    )
+    .map_err(ApiError::BadRequest)?;
     if let Some(max) = caps.max_grouping_labels {
         limits::check_grouping_labels(key.labels().len(), max).map_err(ApiError::BadRequest)?;
     }
@@ -138,6 +146,10 @@ async fn push(
         Ok::<_, ApiError>(gateway.prepare_push(key, method, families, now, request))
     })
     .await?;
+    let mut prepared = prepared;
+    if let Some(lifetime) = lifetime {
+        prepared.expire_after(lifetime);
+    }
     drop(turn);
     // Queued for the writer; the answer comes after the COMMIT that holds it.
     state.gateway.push(prepared).await?;

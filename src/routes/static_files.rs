@@ -19,6 +19,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/status.js"),
     ),
     (
+        "/delete_groups.js",
+        "application/javascript; charset=utf-8",
+        include_bytes!("../../static/delete_groups.js"),
+    ),
+    (
         "/favicon.svg",
         "image/svg+xml",
         include_bytes!("../../static/favicon.svg"),

@@ -56,6 +56,9 @@ pub(crate) enum ApiRoute {
     Wipe,
     /// `GET /history`: the pushed history (not in upstream).
     History,
+    /// `POST /admin/delete_groups`: delete by label matcher (not in upstream), routed only
+    /// with `--web.enable-admin-api`.
+    DeleteGroups,
 }
 
 /// Where a request goes.
@@ -181,6 +184,7 @@ fn api_table(config: &Config) -> Result<Router<ApiRoute>, PatternError> {
     r.add("GET", "/history", ApiRoute::History)?;
     if config.enable_admin_api {
         r.add("PUT", "/admin/wipe", ApiRoute::Wipe)?;
+        r.add("POST", "/admin/delete_groups", ApiRoute::DeleteGroups)?;
     }
     Ok(r)
 }

@@ -285,6 +285,7 @@ mod tests {
             last_push_ns: 1,
             last_failure_ns: 0,
             created_ns: 1,
+            expires_ns: 0,
         }
     }
 

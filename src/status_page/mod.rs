@@ -106,6 +106,8 @@ pub struct GroupRow {
     pub last_failure: Option<TimeView>,
     /// The last push failed (upstream's `!LastPushSuccess`).
     pub failed: bool,
+    /// When the group expires (opt-in expiry); `None` for never.
+    pub expires: Option<TimeView>,
 }
 
 /// The whole page.
@@ -217,6 +219,7 @@ pub fn group_row(group: &Group, tz: &TimeZone) -> GroupRow {
         last_push: time_view(group.last_push_ns, tz),
         last_failure: time_view(group.last_failure_ns, tz),
         failed: !group.last_push_successful(),
+        expires: time_view(group.expires_ns, tz),
     }
 }
 
@@ -287,6 +290,7 @@ mod tests {
             last_push_ns: push_ns,
             last_failure_ns: failure_ns,
             created_ns: push_ns,
+            expires_ns: 0,
         }
     }
 

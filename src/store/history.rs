@@ -20,6 +20,8 @@ pub struct PushRecord<'a> {
     /// The accepted push's values as [`crate::history::samples::SampleJson`] writes them, and
     /// their number.
     pub samples: Option<(&'a str, usize)>,
+    /// The series selector of a delete by label matcher (`DELETE_GROUPS`); `None` otherwise.
+    pub selector: Option<&'a str>,
 }
 
 impl<'a> PushRecord<'a> {
@@ -40,6 +42,7 @@ impl<'a> PushRecord<'a> {
             families: None,
             series: None,
             samples: None,
+            selector: None,
         }
     }
 }
@@ -54,9 +57,9 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
     tx.prepare_cached(
         "INSERT INTO push_history (time_ns, time, method, path, grouping_key, labels, job, status,
                                    outcome, error, body_bytes, families, series, client_address,
-                                   user, samples, sample_count)
+                                   user, samples, sample_count, selector)
          VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1e9, 'unixepoch'), ?2, ?3, ?4, ?5, ?6, ?7,
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         record.time_ns,
@@ -75,6 +78,7 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
         record.request.user,
         record.samples.map(|(json, _)| json),
         record.samples.map_or(0, |(_, n)| n as i64),
+        record.selector,
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -95,7 +99,7 @@ pub fn row_counts(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 pub(crate) fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<HistoryRecord>> {
     let mut sql = String::from(
         "SELECT id, time, time_ns, method, path, grouping_key, labels, status, outcome, error,
-                body_bytes, families, series, client_address, user
+                body_bytes, families, series, client_address, user, selector
          FROM push_history WHERE 1 = 1",
     );
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -147,6 +151,7 @@ pub(crate) fn query(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec
             series: r.get(12)?,
             client_address: r.get(13)?,
             user: r.get(14)?,
+            selector: r.get(15)?,
         })
     })?;
     rows.collect()

@@ -14,6 +14,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_push_history",
         include_str!("../../migrations/0002_push_history.sql"),
     ),
+    (
+        "0003_group_expiry",
+        include_str!("../../migrations/0003_group_expiry.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

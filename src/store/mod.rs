@@ -134,6 +134,8 @@ pub struct StoredGroup {
     pub last_push_ns: i64,
     pub last_failure_ns: i64,
     pub created_ns: i64,
+    /// When the group expires (Unix ns); 0 for never.
+    pub expires_ns: i64,
 }
 
 /// One family row: its group, when it was pushed, and the encoded `MetricFamily`.
@@ -148,7 +150,8 @@ pub struct StoredFamily {
 pub fn load_groups(conn: &Connection) -> Result<Vec<StoredGroup>, StoreError> {
     let mut groups = Vec::new();
     let mut stmt = conn.prepare(
-        "SELECT id, labels, last_push_ns, last_failure_ns, created_ns FROM metric_groups ORDER BY id",
+        "SELECT id, labels, last_push_ns, last_failure_ns, created_ns, expires_ns
+         FROM metric_groups ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
@@ -164,6 +167,7 @@ pub fn load_groups(conn: &Connection) -> Result<Vec<StoredGroup>, StoreError> {
             last_push_ns: row.get(2)?,
             last_failure_ns: row.get(3)?,
             created_ns: row.get(4)?,
+            expires_ns: row.get(5)?,
         });
     }
     Ok(groups)
@@ -198,17 +202,20 @@ pub fn load_families(
     Ok(())
 }
 
-/// Inserts a new group row and returns its id.
+/// Inserts a new group row and returns its id. `expires_ns` is when it expires (Unix ns), 0
+/// for never.
 pub fn insert_group(
     tx: &Transaction<'_>,
     key: &KeyColumns,
     last_push_ns: i64,
     last_failure_ns: i64,
     created_ns: i64,
+    expires_ns: i64,
 ) -> rusqlite::Result<i64> {
     tx.prepare_cached(
-        "INSERT INTO metric_groups (grouping_key, labels, job, last_push_ns, last_failure_ns, created_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO metric_groups (grouping_key, labels, job, last_push_ns, last_failure_ns, created_ns,
+                                    expires_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         key.canonical,
@@ -216,22 +223,25 @@ pub fn insert_group(
         key.job,
         last_push_ns,
         last_failure_ns,
-        created_ns
+        created_ns,
+        expires_ns
     ])?;
     Ok(tx.last_insert_rowid())
 }
 
-/// Sets a group's last successful and last failed push times.
+/// Sets a group's last successful and last failed push times and when it expires (0: never).
 pub fn update_group_times(
     tx: &Transaction<'_>,
     id: i64,
     last_push_ns: i64,
     last_failure_ns: i64,
+    expires_ns: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE metric_groups SET last_push_ns = ?2, last_failure_ns = ?3 WHERE id = ?1",
+        "UPDATE metric_groups SET last_push_ns = ?2, last_failure_ns = ?3, expires_ns = ?4
+         WHERE id = ?1",
     )?
-    .execute(params![id, last_push_ns, last_failure_ns])?;
+    .execute(params![id, last_push_ns, last_failure_ns, expires_ns])?;
     Ok(())
 }
 
@@ -371,7 +381,7 @@ mod tests {
                     conn.execute_batch(LITESTREAM_TABLES).unwrap();
                 }
                 let tx = conn.transaction().unwrap();
-                let id = insert_group(&tx, &KeyColumns::of(&key()), 2, 0, 1).unwrap();
+                let id = insert_group(&tx, &KeyColumns::of(&key()), 2, 0, 1, 0).unwrap();
                 upsert_family(&tx, id, "x", "GAUGE", None, 2, 1, b"family").unwrap();
                 tx.commit().unwrap();
             }

@@ -365,6 +365,7 @@ fn cached_group(id: i64, group: &ImportedGroup) -> Group {
         last_push_ns: group.last_push_ns,
         last_failure_ns: group.last_failure_ns,
         created_ns: group.created_ns,
+        expires_ns: 0,
     }
 }
 

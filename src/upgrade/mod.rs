@@ -496,6 +496,8 @@ fn build_database(
             group.last_push_ns,
             group.last_failure_ns,
             group.created_ns,
+            // The original kept groups until deleted: imported groups never expire.
+            0,
         )
         .map_err(sqlite_error)?;
         for family in &group.families {
@@ -520,6 +522,7 @@ fn build_database(
             families: Some(group.families.len()),
             series: Some(group.series()),
             samples: group.samples.as_ref().map(|(json, n)| (json.as_str(), *n)),
+            selector: None,
         };
         insert_record(&tx, &record).map_err(sqlite_error)?;
     }

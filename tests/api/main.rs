@@ -5,6 +5,8 @@ mod browser;
 mod cli;
 mod consistency;
 mod container;
+mod delete_groups;
+mod expiry;
 mod fuzz_corpus;
 mod group_commit;
 mod ha;
