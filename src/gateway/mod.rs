@@ -201,6 +201,7 @@ impl Gateway {
             push_time,
             errors,
             samples,
+            family_samples,
         } = prepare(
             &key,
             families,
@@ -217,6 +218,7 @@ impl Gateway {
             push_time,
             errors,
             samples,
+            family_samples,
             family_count,
             series_count,
         }

@@ -82,6 +82,8 @@ pub(crate) struct PreparedPush {
     pub(super) errors: Problems,
     /// The values to record in the history, as JSON, and their number.
     pub(super) samples: Option<(String, usize)>,
+    /// With values off, each family's own values (for `current_samples`).
+    pub(super) family_samples: std::collections::HashMap<String, String>,
     /// Families and series as pushed, for the history record.
     pub(super) family_count: usize,
     pub(super) series_count: usize,
@@ -128,7 +130,8 @@ impl Change {
         match self {
             Change::Push(p) => {
                 let families: usize = p.families.iter().map(|f| f.prepared_bytes()).sum();
-                RECORD + families + p.samples.as_ref().map_or(0, |(json, _)| json.len())
+                let own: usize = p.family_samples.values().map(String::len).sum();
+                RECORD + families + own + p.samples.as_ref().map_or(0, |(json, _)| json.len())
             }
             Change::Refused { error, .. } => RECORD + error.len(),
             Change::Delete { .. } | Change::Wipe { .. } => RECORD,
@@ -399,6 +402,7 @@ fn apply_push(
         push_time,
         mut errors,
         samples,
+        family_samples,
         family_count,
         series_count,
     } = push;
@@ -461,8 +465,14 @@ fn apply_push(
         for name in &plan.removed {
             store::delete_family(tx, id, name)?;
         }
-        insert_record(tx, &record)?;
+        let record_id = insert_record(tx, &record)?;
         for (family, exists) in &plan.written {
+            // Where current_samples finds the family's values.
+            let values = match family_samples.get(&family.name) {
+                _ if record.samples.is_some() => store::FamilyValues::Record(record_id),
+                Some(json) => store::FamilyValues::Own(json),
+                None => store::FamilyValues::Own("[]"),
+            };
             let blob = family.to_blob();
             let (mtype, help) = (family.mtype.upstream_name(), family.help.as_deref());
             let (pushed_ns, series) = (family.pushed_ns, family.series());
@@ -477,9 +487,20 @@ fn apply_push(
                     pushed_ns,
                     series,
                     &blob,
+                    values,
                 )?;
             if !updated {
-                store::upsert_family(tx, id, &family.name, mtype, help, pushed_ns, series, &blob)?;
+                store::upsert_family(
+                    tx,
+                    id,
+                    &family.name,
+                    mtype,
+                    help,
+                    pushed_ns,
+                    series,
+                    &blob,
+                    values,
+                )?;
             }
         }
         Ok(id)
@@ -625,6 +646,7 @@ mod tests {
             push_time: prepared.push_time,
             errors: prepared.errors,
             samples: prepared.samples,
+            family_samples: prepared.family_samples,
             family_count: 1,
             series_count: 1,
         })

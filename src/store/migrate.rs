@@ -14,6 +14,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_push_history",
         include_str!("../../migrations/0002_push_history.sql"),
     ),
+    (
+        "0004_current_samples",
+        include_str!("../../migrations/0004_current_samples.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod consistency;
 mod container;
+mod current_samples;
 mod fuzz_corpus;
 mod group_commit;
 mod ha;
