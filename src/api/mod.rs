@@ -8,6 +8,7 @@
 
 pub mod gojson;
 pub(crate) mod history;
+pub(crate) mod series;
 
 use std::collections::BTreeMap;
 

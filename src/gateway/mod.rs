@@ -22,6 +22,7 @@
 mod overlay;
 mod plan;
 mod prepare;
+mod series;
 mod warm;
 mod writer;
 

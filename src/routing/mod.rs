@@ -56,6 +56,8 @@ pub(crate) enum ApiRoute {
     Wipe,
     /// `GET /history`: the pushed history (not in upstream).
     History,
+    /// `GET /history/series`: a group's pushed values over time (not in upstream).
+    HistorySeries,
 }
 
 /// Where a request goes.
@@ -179,6 +181,7 @@ fn api_table(config: &Config) -> Result<Router<ApiRoute>, PatternError> {
     r.add("GET", "/status", ApiRoute::Status)?;
     r.add("GET", "/metrics", ApiRoute::Metrics)?;
     r.add("GET", "/history", ApiRoute::History)?;
+    r.add("GET", "/history/series", ApiRoute::HistorySeries)?;
     if config.enable_admin_api {
         r.add("PUT", "/admin/wipe", ApiRoute::Wipe)?;
     }

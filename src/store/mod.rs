@@ -11,6 +11,7 @@ pub(crate) mod history;
 mod migrate;
 mod pool;
 pub mod prune;
+pub(crate) mod series;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 

@@ -12,6 +12,7 @@ mod ha;
 mod healthcheck;
 mod helpers;
 mod history;
+mod history_series;
 mod hostile;
 mod import;
 mod limits;
