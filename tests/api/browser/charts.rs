@@ -255,3 +255,159 @@ async fn charts_work_under_a_route_prefix_with_basic_auth() {
     })
     .await;
 }
+
+/// Measures (prints; asserts nothing about speed) the page's time to show an opened group's
+/// charts with 10,000 groups, and 1,000 pushes of history for the opened group: the page's
+/// load, the group's families, its sparklines and strip, and the larger chart. Meant for a
+/// release build of the gateway:
+/// `PUSHGATEWAY_BIN=target/release/pushgateway cargo test --locked --test api \
+///  browser::charts::time_to_show_charts -- --ignored --nocapture`
+#[actix_web::test]
+#[ignore = "a measurement: run it on a release build"]
+async fn time_to_show_charts_with_10k_groups_and_1000_pushes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use crate::helpers::Process;
+
+    const GROUPS: usize = 10_000;
+    const PUSHES: usize = 1_000;
+    const RUNS: usize = 5;
+    let binary = std::env::var("PUSHGATEWAY_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pushgateway").to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(&binary);
+    command.arg("--web.listen-address=127.0.0.1:0").arg(format!(
+        "--persistence.file={}",
+        dir.path().join("pg.db").display()
+    ));
+    let gateway = Process::spawn_command(command);
+    assert!(gateway.wait_ready(Duration::from_secs(60)));
+    let app = gateway.client();
+
+    let started = std::time::Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (client, next, base) = (app.client.clone(), next.clone(), app.url(""));
+        tasks.push(actix_web::rt::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= GROUPS {
+                    return;
+                }
+                let body = format!(
+                    "# TYPE load_bytes gauge\nload_bytes{{target=\"a\"}} {i}\n\
+                     load_bytes{{target=\"b\"}} {}\n# TYPE load_runs_total counter\n\
+                     load_runs_total {i}\n",
+                    i * 2
+                );
+                let url = format!("{base}/metrics/job/load{}/instance/i{i}", i % 100);
+                let r = client.put(url).body(body).send().await.expect("push");
+                assert_eq!(r.status(), 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let prefill = started.elapsed();
+    let started = std::time::Instant::now();
+    for i in 0..PUSHES {
+        let body = format!(
+            "# TYPE backup_bytes gauge\nbackup_bytes{{target=\"s3\"}} {}\n\
+             backup_bytes{{target=\"disk\"}} {}\n# TYPE backup_seconds histogram\n\
+             backup_seconds_bucket{{le=\"10\"}} {i}\nbackup_seconds_sum {}\n\
+             backup_seconds_count {i}\n",
+            1e9 + (i * 7919 % 1000) as f64 * 1e6,
+            i % 50,
+            i * 3
+        );
+        assert_eq!(
+            app.put("/metrics/job/charts_big/instance/x", &body)
+                .await
+                .status,
+            200
+        );
+    }
+    println!(
+        "prefill: {GROUPS} groups in {:.1} s, {PUSHES} pushes of one group in {:.1} s",
+        prefill.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let url = app.url("/");
+    let open_group = "
+        const item = [...document.querySelectorAll('#group-list > .group')]
+            .find((g) => g.querySelector('.badge.job b').textContent === '\"charts_big\"');
+        item.scrollIntoView();
+        const t0 = performance.now();
+        let families = null;
+        item.querySelector('button.toggle').click();
+        return new Promise((resolve) => {
+            const check = () => {
+                const now = performance.now();
+                if (families === null && item.querySelector('.families[data-state=\"loaded\"]')) {
+                    families = now - t0;
+                }
+                const sparks = [...item.querySelectorAll('.spark')];
+                if (sparks.length && sparks.every((s) => s.dataset.state === 'drawn')
+                    && item.querySelector('.push-strip svg')) {
+                    resolve([families, now - t0, sparks.length,
+                        performance.getEntriesByType('navigation')[0].duration]);
+                } else {
+                    setTimeout(check, 2);
+                }
+            };
+            check();
+        });";
+    let open_big = "
+        const spark = document.querySelector('.group.open .spark[data-metric=\"backup_bytes\"]');
+        const t0 = performance.now();
+        spark.click();
+        return new Promise((resolve) => {
+            const check = () => {
+                const box = document.querySelector('#chart-dialog .chart-big');
+                if (box && box.dataset.state === 'drawn') {
+                    resolve([performance.now() - t0, box.querySelectorAll('circle.pt').length]);
+                } else {
+                    setTimeout(check, 2);
+                }
+            };
+            check();
+        });";
+    let mut page = Vec::new();
+    let mut families = Vec::new();
+    let mut charts = Vec::new();
+    let mut big = Vec::new();
+    let browser = Browser::start().await;
+    for run in 0..RUNS {
+        browser.goto(&url).await;
+        let (f, c, sparks, nav): (f64, f64, usize, f64) = browser.eval(open_group, vec![]).await;
+        let (b, points): (f64, usize) = browser.eval(open_big, vec![]).await;
+        println!(
+            "run {run}: page {nav:.0} ms; opened group: families {f:.0} ms, {sparks} charts and \
+             the push strip {c:.0} ms; larger chart ({points} points) {b:.0} ms"
+        );
+        assert_eq!(sparks, 4, "backup_bytes x2, backup_seconds count and sum");
+        page.push(nav);
+        families.push(f);
+        charts.push(c);
+        big.push(b);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    println!(
+        "median of {RUNS}: page with {GROUPS} groups {:.0} ms; opened group's families {:.0} ms, \
+         its charts {:.0} ms; larger chart {:.0} ms",
+        median(page),
+        median(families),
+        median(charts),
+        median(big)
+    );
+    let problems = browser.problems().await;
+    assert!(problems.is_empty(), "the page went wrong: {problems:#?}");
+    browser.close().await;
+}
