@@ -553,13 +553,14 @@
     openBig(spark);
   });
 
-  // A group's families arrive as a fragment when it is opened (status.js): its sparklines
-  // load then, and its strip's place is kept while they do.
+  // A group's families arrive as a fragment when it is opened (status.js): its strip's place
+  // is kept from the moment it opens, and its charts load once the fragment is there.
   new MutationObserver(() => {
     for (const item of list.querySelectorAll('.group.open')) {
-      if (item.querySelector('.families[data-state="loaded"] .spark:not([data-state])')
-        || (item.querySelector('.families[data-state="loaded"]') && !item.querySelector('.row .push-strip'))) {
-        stripBox(item);
+      if (!item.querySelector('.row .push-strip')) stripBox(item);
+      if (!item.querySelector('.families[data-state="loaded"]')) continue;
+      if (item.dataset.charts !== 'requested' || item.querySelector('.spark:not([data-state])')) {
+        item.dataset.charts = 'requested';
         loadGroup(item);
       }
     }

@@ -38,7 +38,9 @@ const FAMILY_FILTER: &str = "CASE f.type
 
 /// Before the records `ids_sql` selects (with `?1`, `?2` bound to `bound`, `limit`) lose their
 /// values, copies the values of each family row that still refers to one of them into the
-/// row itself. Returns how many family rows were given their own values.
+/// row itself. The rows are found from the records through their groups (indexed), so the
+/// cost follows the records pruned, not the size of the store. Returns how many family rows
+/// were given their own values.
 pub(super) fn keep_current_values(
     tx: &Transaction<'_>,
     ids_sql: &str,
@@ -52,11 +54,98 @@ pub(super) fn keep_current_values(
                             FROM push_history h, json_each(h.samples) s
                             WHERE h.id = f.history_id AND {FAMILY_FILTER}),
                  history_id = NULL
-             WHERE f.samples IS NULL
-               AND f.history_id IN ({ids_sql})
-               AND EXISTS (SELECT 1 FROM push_history h
-                           WHERE h.id = f.history_id AND h.samples IS NOT NULL)"
+             WHERE (f.group_id, f.name) IN (
+                 SELECT mf.group_id, mf.name
+                 FROM push_history h
+                 JOIN metric_groups g ON g.grouping_key = h.grouping_key
+                 JOIN metric_families mf ON mf.group_id = g.id AND mf.history_id = h.id
+                 WHERE h.id IN ({ids_sql}) AND h.samples IS NOT NULL AND mf.samples IS NULL)"
         ),
         params![bound, limit],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grouping_key::GroupingKey;
+    use crate::history::Request;
+    use crate::store::history::{insert_record, PushRecord};
+    use crate::store::{insert_group, open, prune::prune, upsert_family, KeyColumns};
+
+    fn current(conn: &rusqlite::Connection) -> Vec<(String, String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT metric, labels, CAST(value AS TEXT) FROM current_samples
+                 WHERE metric NOT LIKE 'push_%' ORDER BY metric, labels",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn pruned_records_leave_their_values_to_the_families_that_still_show_them() {
+        let pool = open(None).unwrap();
+        let mut conn = pool.get().unwrap();
+        let key = GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap();
+        let columns = KeyColumns::of(&key);
+        let request = Request {
+            method: "PUT".into(),
+            ..Request::default()
+        };
+        let samples = r#"[{"m":"a","l":{"x":"1"},"v":1.5},{"m":"a_count","v":7.0},{"m":"h_bucket","l":{"le":"+Inf"},"v":2.0},{"m":"h_sum","v":3.0},{"m":"h_count","v":2.0},{"m":"b","v":"NaN"}]"#;
+        let tx = conn.transaction().unwrap();
+        let group = insert_group(&tx, &columns, 1, 0, 1).unwrap();
+        let record = PushRecord {
+            samples: Some((samples, 6)),
+            ..PushRecord::bare(1, &request, Some(&columns), 200, None)
+        };
+        let id = insert_record(&tx, &record).unwrap();
+        for (name, mtype) in [("a", "GAUGE"), ("a_count", "GAUGE"), ("h", "HISTOGRAM")] {
+            let values = FamilyValues::Record(id);
+            upsert_family(&tx, group, name, mtype, None, 1, 1, b"", values).unwrap();
+        }
+        // A family with its own values (none recorded) is left as it is.
+        let own = r#"[{"m":"b","v":"NaN"}]"#;
+        upsert_family(
+            &tx,
+            group,
+            "b",
+            "UNTYPED",
+            None,
+            1,
+            1,
+            b"",
+            FamilyValues::Own(own),
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        let before = current(&conn);
+        assert_eq!(before.len(), 6, "{before:?}");
+
+        // Every record pruned (older than now), then values too: the view does not change.
+        let pruned = prune(&mut conn, i64::MAX, 0, 0).unwrap();
+        assert_eq!(pruned.records, 1);
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM push_history", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+        assert_eq!(current(&conn), before);
+        let own: Vec<(String, Option<i64>, String)> = conn
+            .prepare("SELECT name, history_id, samples FROM metric_families ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            own[0].2, r#"[{"m":"a","l":{"x":"1"},"v":1.5}]"#,
+            "only its own series"
+        );
+        assert_eq!(own[1].2, r#"[{"m":"a_count","v":7.0}]"#);
+        assert!(own.iter().all(|(_, id, _)| id.is_none()));
+    }
 }
