@@ -1,13 +1,18 @@
 -- current_samples: the values every group exposes now, one row per series as /metrics shows
 -- it, readable in SQL after the group's history is pruned.
 --
--- A push writes no extra row for it: each family row names the history record whose `samples`
--- hold its values (`history_id`). Only when that record does not hold them (values are not
--- recorded, --history.max-rows=0; the pruner is about to drop them; a group imported from the
--- original's file) does the family row keep its own values, in `samples`, in the same JSON
--- form filtered to the family.
+-- A push writes no extra row for it: each family row names the history record that holds its
+-- values (`history_id`): in `samples`, or, when values are not recorded (--history.max-rows=0),
+-- in `held_samples`, which the pruner empties once no current family refers to the record.
+-- When the pruner is about to drop a record's values that a current family still shows (and
+-- for a group imported from the original's file with values not recorded), the family row
+-- keeps its own values, in `samples`, in the same JSON form filtered to the family.
 ALTER TABLE metric_families ADD COLUMN history_id INTEGER;
 ALTER TABLE metric_families ADD COLUMN samples TEXT;
+ALTER TABLE push_history ADD COLUMN held_samples TEXT;
+-- The records whose held values the pruner checks; an accepted push with values recorded
+-- (the default) writes no entry.
+CREATE INDEX push_history_held ON push_history (id) WHERE held_samples IS NOT NULL;
 
 -- Families stored before this migration: the record of the push that stored them (same
 -- group, same time).
@@ -37,7 +42,7 @@ SELECT g.grouping_key                                                     AS "gr
 FROM metric_families f
 JOIN metric_groups g ON g.id = f.group_id
 LEFT JOIN push_history h ON h.id = f.history_id AND f.samples IS NULL
-JOIN json_each(coalesce(f.samples, h.samples)) s
+JOIN json_each(coalesce(f.samples, h.samples, h.held_samples)) s
 WHERE CASE f.type
           WHEN 'SUMMARY' THEN json_extract(s.value, '$.m')
                               IN (f.name, f.name || '_sum', f.name || '_count')

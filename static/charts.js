@@ -353,6 +353,8 @@
   const RANGES = [['Last hour', 3600e3], ['Day', 86400e3], ['Week', 7 * 86400e3], ['All', 0]];
   let dialog = null;
   let current = null;
+  // The latest request of the larger chart: an older answer arriving later is dropped.
+  let asking = 0;
 
   function chartDialog() {
     if (dialog) return dialog;
@@ -422,19 +424,19 @@
     });
     const now = Date.now();
     if (rangeMs) params.set('from', String((now - rangeMs) / 1000));
-    const asked = current;
+    const asked = ++asking;
     let data;
     try {
       data = await fetchSeries(params);
     } catch (error) {
-      if (asked !== current) return;
+      if (asked !== asking) return;
       box.dataset.state = 'failed';
       const p = el('p', { class: 'notice bad' });
       p.textContent = `Could not load the history (${error.message}).`;
       box.replaceChildren(p);
       return;
     }
-    if (asked !== current) return;
+    if (asked !== asking) return;
     const series = data.series[0];
     const stats = d.querySelector('.chart-stats');
     if (!series) {
@@ -446,7 +448,8 @@
       return;
     }
     const last = series.points[series.points.length - 1];
-    stats.textContent = `${series.points_total} values · latest ${exact(last.value)} · min ${exact(series.min)} · max ${exact(series.max)}`
+    const shown = (v) => (v === null || v === undefined ? '–' : exact(v));
+    stats.textContent = `${series.points_total} values · latest ${exact(last.value)} · min ${shown(series.min)} · max ${shown(series.max)}`
       + (series.downsampled ? ` · ${series.points.length} shown (first, last, min and max per interval)` : '')
       + (data.truncated ? ' · older pushes not read' : '');
     box.replaceChildren(bigChart(series, data.events, width, rangeMs ? [now - rangeMs, now] : null));

@@ -202,12 +202,11 @@ impl Gateway {
             push_time,
             errors,
             samples,
-            family_samples,
         } = prepare(
-            &key,
-            families,
-            now_ns,
-            self.shared.options.retention.records_values(),
+            &key, families, now_ns,
+            // Always: with values not recorded, the push's record still holds them for as
+            // long as a current family shows them (current_samples).
+            true,
         );
         PreparedPush {
             columns: KeyColumns::of(&key),
@@ -219,7 +218,6 @@ impl Gateway {
             push_time,
             errors,
             samples,
-            family_samples,
             family_count,
             series_count,
         }

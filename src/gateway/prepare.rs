@@ -3,7 +3,6 @@
 //! and its values written for the history. Runs on the blocking pool, so pushes prepare in
 //! parallel while the writer commits.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::consistency::{check_family, Problems};
@@ -23,9 +22,6 @@ pub(crate) struct Prepared {
     /// The values to record in the history, as JSON, and their number (none when values
     /// are off).
     pub(crate) samples: Option<(String, usize)>,
-    /// With values off, each family's own values by family name, which its row keeps for
-    /// the `current_samples` view (with values on, the history record holds them).
-    pub(crate) family_samples: HashMap<String, String>,
 }
 
 /// Sanitises every pushed family for `key`, checks it on its own, and renders it for
@@ -45,12 +41,10 @@ pub(crate) fn prepare(
             push_time: Arc::new(timestamp_family(PUSH_TIME, now_ns, key, now_ns)),
             errors: Problems::from_iter(["pushed metrics must not have timestamps"]),
             samples: None,
-            family_samples: HashMap::new(),
         };
     }
     let mut errors = Problems::new();
     let mut samples = with_samples.then(SampleJson::new);
-    let mut family_samples = HashMap::new();
     let mut prepared = Vec::with_capacity(families.len());
     for mut family in families {
         // The gateway's own timestamps always win over pushed families of the same name.
@@ -65,10 +59,6 @@ pub(crate) fn prepare(
         }
         if let Some(samples) = &mut samples {
             samples.add_family(&family, key);
-        } else {
-            let mut own = SampleJson::new();
-            own.add_family(&family, key);
-            family_samples.insert(family.name().to_string(), own.finish());
         }
         prepared.push(Arc::new(FamilyData::new(&family, now_ns)));
     }
@@ -79,11 +69,6 @@ pub(crate) fn prepare(
             .filter(|_| errors.is_empty())
             .map(|s| (s.count(), s.finish()))
             .map(|(n, json)| (json, n)),
-        family_samples: if errors.is_empty() {
-            family_samples
-        } else {
-            HashMap::new()
-        },
         errors,
     }
 }

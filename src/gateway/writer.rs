@@ -82,8 +82,6 @@ pub(crate) struct PreparedPush {
     pub(super) errors: Problems,
     /// The values to record in the history, as JSON, and their number.
     pub(super) samples: Option<(String, usize)>,
-    /// With values off, each family's own values (for `current_samples`).
-    pub(super) family_samples: std::collections::HashMap<String, String>,
     /// Families and series as pushed, for the history record.
     pub(super) family_count: usize,
     pub(super) series_count: usize,
@@ -130,8 +128,7 @@ impl Change {
         match self {
             Change::Push(p) => {
                 let families: usize = p.families.iter().map(|f| f.prepared_bytes()).sum();
-                let own: usize = p.family_samples.values().map(String::len).sum();
-                RECORD + families + own + p.samples.as_ref().map_or(0, |(json, _)| json.len())
+                RECORD + families + p.samples.as_ref().map_or(0, |(json, _)| json.len())
             }
             Change::Refused { error, .. } => RECORD + error.len(),
             Change::Delete { .. } | Change::Wipe { .. } => RECORD,
@@ -402,7 +399,6 @@ fn apply_push(
         push_time,
         mut errors,
         samples,
-        family_samples,
         family_count,
         series_count,
     } = push;
@@ -415,7 +411,13 @@ fn apply_push(
         families: Some(family_count),
         series: Some(series_count),
         samples: samples.as_ref().map(|(json, n)| (json.as_str(), *n)),
+        held: None,
     };
+    // With values not recorded, the record holds them only while a current family shows
+    // them (current_samples); the pruner lets them go.
+    if !options.retention.records_values() {
+        record.held = record.samples.take().map(|(json, _)| json);
+    }
     let key_bytes = key.upstream_key();
     let stored = view.group(&key_bytes);
     let plan = errors
@@ -433,6 +435,7 @@ fn apply_push(
             record.status = 400;
             record.error = Some(&answer);
             record.samples = None;
+            record.held = None;
             let effect = record_failure(
                 tx,
                 view,
@@ -467,11 +470,10 @@ fn apply_push(
         }
         let record_id = insert_record(tx, &record)?;
         for (family, exists) in &plan.written {
-            // Where current_samples finds the family's values.
-            let values = match family_samples.get(&family.name) {
-                _ if record.samples.is_some() => store::FamilyValues::Record(record_id),
-                Some(json) => store::FamilyValues::Own(json),
-                None => store::FamilyValues::Own("[]"),
+            // Where current_samples finds the family's values: in the push's record.
+            let values = match record.samples.is_some() || record.held.is_some() {
+                true => store::FamilyValues::Record(record_id),
+                false => store::FamilyValues::Own("[]"),
             };
             let blob = family.to_blob();
             let (mtype, help) = (family.mtype.upstream_name(), family.help.as_deref());
@@ -646,7 +648,6 @@ mod tests {
             push_time: prepared.push_time,
             errors: prepared.errors,
             samples: prepared.samples,
-            family_samples: prepared.family_samples,
             family_count: 1,
             series_count: 1,
         })

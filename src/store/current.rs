@@ -2,15 +2,15 @@
 //! family row finds its values, and the pruner's copy of the values a current family still
 //! needs before its history record loses them.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection, Transaction};
 
 /// Where a stored family's values are, for `current_samples`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FamilyValues<'a> {
-    /// In the `samples` of this history record (the push that stored the family): nothing
-    /// more is written.
+    /// In the `samples` (or, values not recorded, `held_samples`) of this history record, the
+    /// push that stored the family: nothing more is written.
     Record(i64),
-    /// Not in any record (values are not recorded): the family's own values, as
+    /// In no record: the family's own values, as
     /// [`crate::history::samples::SampleJson`] writes them.
     Own(&'a str),
 }
@@ -51,7 +51,8 @@ pub(super) fn keep_current_values(
         &format!(
             "UPDATE metric_families AS f
              SET samples = (SELECT json_group_array(json(s.value))
-                            FROM push_history h, json_each(h.samples) s
+                            FROM push_history h,
+                                 json_each(coalesce(h.samples, h.held_samples)) s
                             WHERE h.id = f.history_id AND {FAMILY_FILTER}),
                  history_id = NULL
              WHERE (f.group_id, f.name) IN (
@@ -59,10 +60,38 @@ pub(super) fn keep_current_values(
                  FROM push_history h
                  JOIN metric_groups g ON g.grouping_key = h.grouping_key
                  JOIN metric_families mf ON mf.group_id = g.id AND mf.history_id = h.id
-                 WHERE h.id IN ({ids_sql}) AND h.samples IS NOT NULL AND mf.samples IS NULL)"
+                 WHERE h.id IN ({ids_sql})
+                   AND (h.samples IS NOT NULL OR h.held_samples IS NOT NULL)
+                   AND mf.samples IS NULL)"
         ),
         params![bound, limit],
     )
+}
+
+/// Empties, a batch at a time, the held values (values not recorded) of records that no
+/// current family refers to any more; returns how many records let them go.
+pub(super) fn release_held_values(conn: &mut Connection, batch: i64) -> rusqlite::Result<usize> {
+    let mut released = 0;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE push_history SET held_samples = NULL
+             WHERE id IN (
+                 SELECT h.id FROM push_history h
+                 WHERE h.held_samples IS NOT NULL
+                   AND NOT EXISTS (
+                       SELECT 1 FROM metric_groups g
+                       JOIN metric_families f ON f.group_id = g.id
+                       WHERE g.grouping_key = h.grouping_key AND f.history_id = h.id)
+                 ORDER BY h.id LIMIT ?1)",
+            params![batch],
+        )?;
+        tx.commit()?;
+        released += n;
+        if n < batch as usize {
+            return Ok(released);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +176,79 @@ mod tests {
         );
         assert_eq!(own[1].2, r#"[{"m":"a_count","v":7.0}]"#);
         assert!(own.iter().all(|(_, id, _)| id.is_none()));
+    }
+
+    #[test]
+    fn held_values_stay_while_a_current_family_shows_them() {
+        let pool = open(None).unwrap();
+        let mut conn = pool.get().unwrap();
+        let key = GroupingKey::from_labels([("job".to_string(), "j".to_string())]).unwrap();
+        let columns = KeyColumns::of(&key);
+        let request = Request::default();
+        let held = |conn: &rusqlite::Connection| -> Vec<i64> {
+            conn.prepare("SELECT id FROM push_history WHERE held_samples IS NOT NULL ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        // Two pushes with values not recorded: the second replaces family a, not b.
+        let tx = conn.transaction().unwrap();
+        let group = insert_group(&tx, &columns, 1, 0, 1).unwrap();
+        let mut ids = Vec::new();
+        for (v, families) in [(1, &["a", "b"][..]), (2, &["a"][..])] {
+            let json = format!(r#"[{{"m":"a","v":{v}.0}},{{"m":"b","v":{v}.5}}]"#);
+            let record = PushRecord {
+                held: Some(&json),
+                ..PushRecord::bare(v, &request, Some(&columns), 200, None)
+            };
+            let id = insert_record(&tx, &record).unwrap();
+            ids.push(id);
+            for name in families {
+                let values = FamilyValues::Record(id);
+                upsert_family(&tx, group, name, "GAUGE", None, v, 1, b"", values).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        let shown = [
+            (
+                "a".to_string(),
+                r#"{"job":"j"}"#.to_string(),
+                "2.0".to_string(),
+            ),
+            (
+                "b".to_string(),
+                r#"{"job":"j"}"#.to_string(),
+                "1.5".to_string(),
+            ),
+        ];
+        assert_eq!(current(&conn), shown);
+        // Both records are still referred to (b by the first): both keep their values.
+        assert_eq!(release_held_values(&mut conn, 10).unwrap(), 0);
+        assert_eq!(held(&conn), ids);
+        // b pushed again: the first record lets its values go.
+        let tx = conn.transaction().unwrap();
+        upsert_family(
+            &tx,
+            group,
+            "b",
+            "GAUGE",
+            None,
+            2,
+            1,
+            b"",
+            FamilyValues::Record(ids[1]),
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(release_held_values(&mut conn, 10).unwrap(), 1);
+        assert_eq!(held(&conn), [ids[1]]);
+        assert_eq!(current(&conn)[1].2, "2.5");
+        // Records pruned: the values move to the family rows.
+        prune(&mut conn, i64::MAX, 0, 0).unwrap();
+        assert!(held(&conn).is_empty());
+        assert_eq!(current(&conn)[0].2, "2.0");
+        assert_eq!(current(&conn)[1].2, "2.5");
     }
 }

@@ -20,6 +20,9 @@ pub struct PushRecord<'a> {
     /// The accepted push's values as [`crate::history::samples::SampleJson`] writes them, and
     /// their number.
     pub samples: Option<(&'a str, usize)>,
+    /// The same values when they are not recorded in the history: held only while a current
+    /// family shows them (`held_samples`, for `current_samples`).
+    pub held: Option<&'a str>,
 }
 
 impl<'a> PushRecord<'a> {
@@ -40,6 +43,7 @@ impl<'a> PushRecord<'a> {
             families: None,
             series: None,
             samples: None,
+            held: None,
         }
     }
 }
@@ -54,9 +58,9 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
     tx.prepare_cached(
         "INSERT INTO push_history (time_ns, time, method, path, grouping_key, labels, job, status,
                                    outcome, error, body_bytes, families, series, client_address,
-                                   user, samples, sample_count)
+                                   user, samples, sample_count, held_samples)
          VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1e9, 'unixepoch'), ?2, ?3, ?4, ?5, ?6, ?7,
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         record.time_ns,
@@ -75,6 +79,7 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
         record.request.user,
         record.samples.map(|(json, _)| json),
         record.samples.map_or(0, |(_, n)| n as i64),
+        record.held,
     ])?;
     Ok(tx.last_insert_rowid())
 }

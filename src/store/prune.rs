@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::current::keep_current_values;
+use super::current::{keep_current_values, release_held_values};
 use super::history::row_counts;
 use super::Pool;
 use crate::history::Retention;
@@ -50,6 +50,8 @@ pub fn prune(
         }
     }
     prune_records(conn, "time_ns < ?1", cutoff_ns, &mut pruned)?;
+    // Values not recorded: a record lets them go once no current family shows them.
+    release_held_values(conn, PRUNE_BATCH)?;
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Newest first, the running total of values; pushes past the limit lose theirs.

@@ -508,6 +508,7 @@ fn build_database(
             families: Some(group.families.len()),
             series: Some(group.series()),
             samples: group.samples.as_ref().map(|(json, n)| (json.as_str(), *n)),
+            held: None,
         };
         let record_id = insert_record(&tx, &record).map_err(sqlite_error)?;
         for family in &group.families {

@@ -218,9 +218,18 @@ async fn current_samples_equals_metrics_through_pushes_deletes_restarts_and_prun
     let p = Process::start(&db, &[]);
     assert_same(&p, &db, "after a restart").await;
 
-    // Values not recorded in the history: the family rows keep their own.
+    // Values not recorded in the history: each push's record holds them only while a
+    // current family shows them.
     assert!(p.terminate().success());
     let p = Process::start(&db, &["--history.max-rows=0"]);
+    push(
+        &p,
+        "PUT",
+        "/metrics/job/quiet",
+        "# TYPE records_total counter\nrecords_total 1\n",
+        200,
+    )
+    .await;
     push(&p, "PUT", "/metrics/job/quiet", FIRST, 200).await;
     push(
         &p,
@@ -236,6 +245,20 @@ async fn current_samples_equals_metrics_through_pushes_deletes_restarts_and_prun
         "SELECT count(*) AS n FROM push_history WHERE grouping_key = '{job=\"quiet\"}' AND samples IS NOT NULL",
     );
     assert_eq!(recorded[0]["n"], 0, "no values were recorded for it");
+    // The pruner (a pass at start-up) lets the first PUT's values go: the second replaced
+    // all of them. The second PUT's and the POST's stay.
+    assert!(p.terminate().success());
+    let p = Process::start(&db, &["--history.max-rows=0"]);
+    let held = "SELECT count(*) AS n FROM push_history WHERE held_samples IS NOT NULL";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sqlite_json(&db, held)[0]["n"] != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the pruner let the first PUT's values go"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_same(&p, &db, "with values not recorded, after a restart").await;
 
     // Values recorded again, then every record but the newest pruned (the pruner runs at
     // start-up): the current values stay, in the family rows.

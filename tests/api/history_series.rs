@@ -133,9 +133,12 @@ async fn points_are_the_pushed_values_at_their_push_times_with_gaps_where_pushes
     let count = &doc["data"]["series"][2]["points"];
     assert_eq!(count[9]["value"].as_f64(), Some(9.0));
 
-    // A time range: only the records inside it.
-    let from = expected[3].1["time"].as_str().unwrap();
-    let to = expected[5].1["time"].as_str().unwrap();
+    // A time range: only the records inside it. The bounds are halfway between pushes, in
+    // Unix seconds.
+    let ns = |i: usize| expected[i].1["time_ns"].as_i64().unwrap();
+    let seconds = |ns: i64| format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
+    let from = seconds((ns(2) + ns(3)) / 2);
+    let to = seconds((ns(4) + ns(5)) / 2);
     let (_, doc) = json_of(
         &app,
         &format!("{SERIES}?job=charts&instance=a&metric=backup_bytes&labels={{\"target\":\"s3\"}}&from={from}&to={to}"),
