@@ -24,7 +24,7 @@
   // The push strip: its size, and how many of the latest pushes it shows.
   const STRIP_W = 132;
   const STRIP_H = 16;
-  const STRIP_EVENTS = 40;
+  const STRIP_EVENTS = 20;
   const OUTCOMES = {
     accepted: 'accepted',
     rejected: 'rejected (push failed)',
@@ -332,7 +332,7 @@
     }));
     const targets = [];
     shown.forEach((e, i) => {
-      const m = marker(e.kind, x(i), STRIP_H / 2, e.kind === 'accepted' ? 2.5 : 3.5);
+      const m = marker(e.kind, x(i), STRIP_H / 2, e.kind === 'accepted' ? 2.3 : 3);
       m.dataset.kind = e.kind;
       svg.append(m);
       targets.push({ el: m, x: x(i), y: null, lines: () => eventLines(e) });
