@@ -232,7 +232,7 @@
     return stats;
   }
 
-  function drawSpark(spark, series) {
+  function drawSpark(spark, series, truncated) {
     spark.replaceChildren();
     if (spark.dataset.caption) {
       const caption = el('span', { class: 'spark-caption' });
@@ -243,7 +243,8 @@
     if (!series || series.points.length < 2) {
       spark.dataset.state = 'few';
       const note = el('span', { class: 'spark-note' });
-      note.textContent = series ? 'one value recorded' : 'no recorded values';
+      if (series) note.textContent = 'one value recorded';
+      else note.textContent = truncated ? 'not charted: too many series' : 'no recorded values';
       spark.append(note);
       return;
     }
@@ -280,12 +281,14 @@
     if (!names.length) names.push('push_time_seconds');
     const found = new Map();
     let events = [];
+    let truncated = false;
     try {
       for (let i = 0; i < names.length; i += METRICS_PER_REQUEST) {
         const params = new URLSearchParams({ group: item.dataset.path, max_points: SPARK_POINTS });
         for (const name of names.slice(i, i + METRICS_PER_REQUEST)) params.append('metric', name);
         const data = await fetchSeries(params);
         for (const s of data.series) found.set(seriesKey(s.metric, JSON.stringify(s.labels)), s);
+        truncated = truncated || data.truncated;
         if (i === 0) events = data.events;
       }
     } catch (error) {
@@ -293,7 +296,7 @@
       return;
     }
     for (const spark of sparks) {
-      drawSpark(spark, found.get(seriesKey(spark.dataset.metric, spark.dataset.labels)));
+      drawSpark(spark, found.get(seriesKey(spark.dataset.metric, spark.dataset.labels)), truncated);
     }
     drawStrip(item, events);
   }
