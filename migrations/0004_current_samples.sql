@@ -53,6 +53,27 @@ WHERE CASE f.type
           ELSE json_extract(s.value, '$.m') = f.name
       END
 UNION ALL
+-- A histogram's le="+Inf" bucket, which /metrics always shows, for values recorded without it
+-- (before this migration the history left it out when the push did): its count.
+SELECT g.grouping_key, g.job, f.name || '_bucket',
+       json_patch(json_patch(g.labels, coalesce(json_extract(s.value, '$.l'), '{}')),
+                  '{"le":"+Inf"}'),
+       json_extract(s.value, '$.v'),
+       strftime('%Y-%m-%dT%H:%M:%fZ', f.pushed_ns / 1e9, 'unixepoch'),
+       f.pushed_ns
+FROM metric_families f
+JOIN metric_groups g ON g.id = f.group_id
+LEFT JOIN push_history h ON h.id = f.history_id AND f.samples IS NULL
+JOIN json_each(coalesce(f.samples, h.samples, h.held_samples)) s
+WHERE f.type IN ('HISTOGRAM', 'GAUGE_HISTOGRAM')
+  AND json_extract(s.value, '$.m') = f.name || '_count'
+  AND NOT EXISTS (
+      SELECT 1 FROM json_each(coalesce(f.samples, h.samples, h.held_samples)) b
+      WHERE json_extract(b.value, '$.m') = f.name || '_bucket'
+        AND json_extract(b.value, '$.l.le') = '+Inf'
+        AND json_remove(json_extract(b.value, '$.l'), '$.le')
+            = coalesce(json_extract(s.value, '$.l'), '{}'))
+UNION ALL
 SELECT g.grouping_key, g.job, 'push_time_seconds', json_patch('{"instance":""}', g.labels), g.last_push_ns / 1e9,
        CASE WHEN g.last_push_ns > 0
             THEN strftime('%Y-%m-%dT%H:%M:%fZ', g.last_push_ns / 1e9, 'unixepoch') END,

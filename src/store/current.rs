@@ -125,15 +125,23 @@ mod tests {
             method: "PUT".into(),
             ..Request::default()
         };
-        let samples = r#"[{"m":"a","l":{"x":"1"},"v":1.5},{"m":"a_count","v":7.0},{"m":"h_bucket","l":{"le":"+Inf"},"v":2.0},{"m":"h_sum","v":3.0},{"m":"h_count","v":2.0},{"m":"b","v":"NaN"}]"#;
+        // g: a histogram recorded without its +Inf bucket (before the migration, values
+        // were recorded as pushed), which the view adds as /metrics does.
+        let samples = r#"[{"m":"a","l":{"x":"1"},"v":1.5},{"m":"a_count","v":7.0},{"m":"h_bucket","l":{"le":"+Inf"},"v":2.0},{"m":"h_sum","v":3.0},{"m":"h_count","v":2.0},{"m":"b","v":"NaN"},{"m":"g_bucket","l":{"x":"y","le":"1"},"v":1.0},{"m":"g_sum","l":{"x":"y"},"v":0.5},{"m":"g_count","l":{"x":"y"},"v":3.0}]"#;
         let tx = conn.transaction().unwrap();
         let group = insert_group(&tx, &columns, 1, 0, 1).unwrap();
         let record = PushRecord {
-            samples: Some((samples, 6)),
+            samples: Some((samples, 9)),
             ..PushRecord::bare(1, &request, Some(&columns), 200, None)
         };
         let id = insert_record(&tx, &record).unwrap();
-        for (name, mtype) in [("a", "GAUGE"), ("a_count", "GAUGE"), ("h", "HISTOGRAM")] {
+        let families = [
+            ("a", "GAUGE"),
+            ("a_count", "GAUGE"),
+            ("h", "HISTOGRAM"),
+            ("g", "HISTOGRAM"),
+        ];
+        for (name, mtype) in families {
             let values = FamilyValues::Record(id);
             upsert_family(&tx, group, name, mtype, None, 1, 1, b"", values).unwrap();
         }
@@ -153,7 +161,24 @@ mod tests {
         .unwrap();
         tx.commit().unwrap();
         let before = current(&conn);
-        assert_eq!(before.len(), 6, "{before:?}");
+        assert_eq!(before.len(), 10, "{before:?}");
+        let inf: Vec<_> = before.iter().filter(|r| r.1.contains("+Inf")).collect();
+        assert_eq!(
+            inf,
+            [
+                &(
+                    "g_bucket".to_string(),
+                    r#"{"job":"j","x":"y","le":"+Inf"}"#.to_string(),
+                    "3.0".to_string()
+                ),
+                &(
+                    "h_bucket".to_string(),
+                    r#"{"job":"j","le":"+Inf"}"#.to_string(),
+                    "2.0".to_string()
+                ),
+            ],
+            "one +Inf bucket each, the one recorded or the count"
+        );
 
         // Every record pruned (older than now), then values too: the view does not change.
         let pruned = prune(&mut conn, i64::MAX, 0, 0).unwrap();
