@@ -9,6 +9,7 @@
 pub(crate) mod delete_groups;
 pub mod gojson;
 pub(crate) mod history;
+pub(crate) mod series;
 
 use std::collections::BTreeMap;
 

@@ -30,6 +30,7 @@ mod expiry;
 mod overlay;
 mod plan;
 mod prepare;
+mod series;
 mod warm;
 mod writer;
 
@@ -237,10 +238,10 @@ impl Gateway {
             errors,
             samples,
         } = prepare(
-            &key,
-            families,
-            now_ns,
-            self.shared.options.retention.records_values(),
+            &key, families, now_ns,
+            // Always: with values not recorded, the push's record still holds them for as
+            // long as a current family shows them (current_samples).
+            true,
         );
         PreparedPush {
             columns: KeyColumns::of(&key),

@@ -549,7 +549,13 @@ fn apply_push(
         series: Some(series_count),
         samples: samples.as_ref().map(|(json, n)| (json.as_str(), *n)),
         selector: None,
+        held: None,
     };
+    // With values not recorded, the record holds them only while a current family shows
+    // them (current_samples); the pruner lets them go.
+    if !options.retention.records_values() {
+        record.held = record.samples.take().map(|(json, _)| json);
+    }
     let key_bytes = key.upstream_key();
     let stored = view.group(&key_bytes);
     let plan = errors.is_empty().then(|| {
@@ -569,6 +575,7 @@ fn apply_push(
             record.status = 400;
             record.error = Some(&answer);
             record.samples = None;
+            record.held = None;
             let effect = record_failure(
                 tx,
                 view,
@@ -602,8 +609,13 @@ fn apply_push(
         for name in &plan.removed {
             store::delete_family(tx, id, name)?;
         }
-        insert_record(tx, &record)?;
+        let record_id = insert_record(tx, &record)?;
         for (family, exists) in &plan.written {
+            // Where current_samples finds the family's values: in the push's record.
+            let values = match record.samples.is_some() || record.held.is_some() {
+                true => store::FamilyValues::Record(record_id),
+                false => store::FamilyValues::Own("[]"),
+            };
             let blob = family.to_blob();
             let (mtype, help) = (family.mtype.upstream_name(), family.help.as_deref());
             let (pushed_ns, series) = (family.pushed_ns, family.series());
@@ -618,9 +630,20 @@ fn apply_push(
                     pushed_ns,
                     series,
                     &blob,
+                    values,
                 )?;
             if !updated {
-                store::upsert_family(tx, id, &family.name, mtype, help, pushed_ns, series, &blob)?;
+                store::upsert_family(
+                    tx,
+                    id,
+                    &family.name,
+                    mtype,
+                    help,
+                    pushed_ns,
+                    series,
+                    &blob,
+                    values,
+                )?;
             }
         }
         Ok(id)

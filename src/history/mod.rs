@@ -10,6 +10,7 @@
 //! gateway.
 
 pub(crate) mod samples;
+pub(crate) mod series;
 
 use std::time::Duration;
 

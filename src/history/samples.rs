@@ -70,18 +70,26 @@ impl SampleJson {
                 }
                 MetricType::Histogram | MetricType::GaugeHistogram => {
                     if let Some(h) = &m.histogram {
+                        let mut inf_seen = false;
                         for b in &h.bucket {
                             let count = b
                                 .cumulative_count_float
-                                .filter(|c| *c > 0.0)
+                                .filter(|c| *c != 0.0)
                                 .unwrap_or(b.cumulative_count.unwrap_or(0) as f64);
-                            add("_bucket", Some(("le", b.upper_bound.unwrap_or(0.0))), count);
+                            let upper = b.upper_bound.unwrap_or(0.0);
+                            inf_seen |= upper == f64::INFINITY;
+                            add("_bucket", Some(("le", upper)), count);
                         }
-                        add("_sum", None, h.sample_sum.unwrap_or(0.0));
                         let count = h
                             .sample_count_float
-                            .filter(|c| *c > 0.0)
+                            .filter(|c| *c != 0.0)
                             .unwrap_or(h.sample_count.unwrap_or(0) as f64);
+                        // The text exposition's synthetic bucket (also a native-only
+                        // histogram's one line of buckets).
+                        if !inf_seen {
+                            add("_bucket", Some(("le", f64::INFINITY)), count);
+                        }
+                        add("_sum", None, h.sample_sum.unwrap_or(0.0));
                         add("_count", None, count);
                     }
                 }
@@ -188,10 +196,10 @@ mod tests {
             ..Default::default()
         };
         let (json, count) = json_of(&family);
-        assert_eq!(count, 3);
+        assert_eq!(count, 4);
         assert_eq!(
             json,
-            r#"[{"m":"h_bucket","l":{"x":"a\"b","le":"1"},"v":2.0},{"m":"h_sum","l":{"x":"a\"b"},"v":4.5},{"m":"h_count","l":{"x":"a\"b"},"v":3.0}]"#
+            r#"[{"m":"h_bucket","l":{"x":"a\"b","le":"1"},"v":2.0},{"m":"h_bucket","l":{"x":"a\"b","le":"+Inf"},"v":3.0},{"m":"h_sum","l":{"x":"a\"b"},"v":4.5},{"m":"h_count","l":{"x":"a\"b"},"v":3.0}]"#
         );
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed[0]["l"]["x"], "a\"b");

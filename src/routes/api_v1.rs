@@ -39,6 +39,7 @@ fn counted(req: &HttpRequest, route: ApiRoute) -> ApiRoute {
             ApiRoute::Wipe => "wipe",
             ApiRoute::History => "api/v1/history",
             ApiRoute::DeleteGroups => "api/v1/admin/delete_groups",
+            ApiRoute::HistorySeries => "api/v1/history/series",
         },
     );
     route
@@ -63,6 +64,7 @@ pub(super) async fn dispatch(
         ApiRoute::DeleteGroups => super::delete_groups::delete_groups(req, payload, state)
             .await
             .map(without_cors),
+        ApiRoute::HistorySeries => history_series(req, state).await.map(without_cors),
     }
 }
 
@@ -119,13 +121,7 @@ async fn metrics(state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 async fn history(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let query = match api::history::parse_query(req.query_string()) {
         Ok(q) => q,
-        Err(message) => {
-            let body =
-                serde_json::json!({"status": "error", "errorType": "bad_data", "error": message});
-            return Ok(with_cors(HttpResponse::BadRequest())
-                .insert_header((header::CONTENT_TYPE, "application/json"))
-                .body(body.to_string()));
-        }
+        Err(message) => return Ok(bad_data(message)),
     };
     let gateway = state.gateway.clone();
     let limit = query.limit;
@@ -133,4 +129,32 @@ async fn history(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpR
     Ok(json(
         api::history::history_document(&records, limit).into_bytes(),
     ))
+}
+
+/// A 400 answer naming what was wrong with the request's parameters.
+fn bad_data(message: String) -> HttpResponse {
+    let body = serde_json::json!({"status": "error", "errorType": "bad_data", "error": message});
+    with_cors(HttpResponse::BadRequest())
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(body.to_string())
+}
+
+/// GET `/api/v1/history/series`: a group's pushed values over time, from the database. Like
+/// the history, it carries error texts, so other sites' pages get no CORS access.
+async fn history_series(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query = match api::series::parse_query(req.query_string(), state.config.names) {
+        Ok(q) => q,
+        Err(message) => return Ok(bad_data(message)),
+    };
+    let gateway = state.gateway.clone();
+    let body = blocking(move || {
+        gateway
+            .history_series(&query)
+            .map(|answer| api::series::series_document(&query, &answer))
+    })
+    .await?;
+    Ok(json(body.into_bytes()))
 }

@@ -24,6 +24,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/delete_groups.js"),
     ),
     (
+        "/charts.js",
+        "application/javascript; charset=utf-8",
+        include_bytes!("../../static/charts.js"),
+    ),
+    (
+        "/charts.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/charts.css"),
+    ),
+    (
         "/favicon.svg",
         "image/svg+xml",
         include_bytes!("../../static/favicon.svg"),

@@ -59,6 +59,8 @@ pub(crate) enum ApiRoute {
     /// `POST /admin/delete_groups`: delete by label matcher (not in upstream), routed only
     /// with `--web.enable-admin-api`.
     DeleteGroups,
+    /// `GET /history/series`: a group's pushed values over time (not in upstream).
+    HistorySeries,
 }
 
 /// Where a request goes.
@@ -182,6 +184,7 @@ fn api_table(config: &Config) -> Result<Router<ApiRoute>, PatternError> {
     r.add("GET", "/status", ApiRoute::Status)?;
     r.add("GET", "/metrics", ApiRoute::Metrics)?;
     r.add("GET", "/history", ApiRoute::History)?;
+    r.add("GET", "/history/series", ApiRoute::HistorySeries)?;
     if config.enable_admin_api {
         r.add("PUT", "/admin/wipe", ApiRoute::Wipe)?;
         r.add("POST", "/admin/delete_groups", ApiRoute::DeleteGroups)?;

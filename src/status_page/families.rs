@@ -80,6 +80,9 @@ pub struct SeriesView {
     pub value: String,
     /// Quantile or bucket rows, then count and sum (summaries and histograms).
     pub rows: Vec<DistRow>,
+    /// The labels beyond the grouping labels as a JSON object with sorted names, as the
+    /// history records them: how the charts (`static/charts.js`) find this series' values.
+    pub history_labels: String,
 }
 
 /// One row of a summary's or histogram's table.
@@ -169,10 +172,17 @@ fn series_view(m: &Metric, mtype: MetricType, group: &Group, names: NameValidati
         MetricType::Gauge => (scalar(m.gauge.as_ref().and_then(|g| g.value)), Vec::new()),
         MetricType::Untyped => (scalar(m.untyped.as_ref().and_then(|u| u.value)), Vec::new()),
     };
+    let history_labels: std::collections::BTreeMap<&str, &str> = m
+        .label
+        .iter()
+        .filter(|l| group.key.get(l.name()).is_none())
+        .map(|l| (l.name(), l.value()))
+        .collect();
     SeriesView {
         labels,
         value,
         rows,
+        history_labels: serde_json::to_string(&history_labels).unwrap_or_default(),
     }
 }
 

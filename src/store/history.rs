@@ -22,6 +22,9 @@ pub struct PushRecord<'a> {
     pub samples: Option<(&'a str, usize)>,
     /// The series selector of a delete by label matcher (`DELETE_GROUPS`); `None` otherwise.
     pub selector: Option<&'a str>,
+    /// The same values when they are not recorded in the history: held only while a current
+    /// family shows them (`held_samples`, for `current_samples`).
+    pub held: Option<&'a str>,
 }
 
 impl<'a> PushRecord<'a> {
@@ -43,6 +46,7 @@ impl<'a> PushRecord<'a> {
             series: None,
             samples: None,
             selector: None,
+            held: None,
         }
     }
 }
@@ -57,9 +61,9 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
     tx.prepare_cached(
         "INSERT INTO push_history (time_ns, time, method, path, grouping_key, labels, job, status,
                                    outcome, error, body_bytes, families, series, client_address,
-                                   user, samples, sample_count, selector)
+                                   user, samples, sample_count, selector, held_samples)
          VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1e9, 'unixepoch'), ?2, ?3, ?4, ?5, ?6, ?7,
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         record.time_ns,
@@ -79,6 +83,7 @@ pub fn insert_record(tx: &Transaction<'_>, record: &PushRecord<'_>) -> rusqlite:
         record.samples.map(|(json, _)| json),
         record.samples.map_or(0, |(_, n)| n as i64),
         record.selector,
+        record.held,
     ])?;
     Ok(tx.last_insert_rowid())
 }

@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_group_expiry",
         include_str!("../../migrations/0003_group_expiry.sql"),
     ),
+    (
+        "0004_current_samples",
+        include_str!("../../migrations/0004_current_samples.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

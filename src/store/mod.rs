@@ -6,13 +6,16 @@
 //! nothing is answered before COMMIT returns and a change that fails undoes only its own
 //! writes.
 
+pub mod current;
 pub(crate) mod history;
 mod migrate;
 mod pool;
 pub mod prune;
+pub(crate) mod series;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+pub use current::FamilyValues;
 pub use migrate::{MigrateError, SCHEMA_VERSION};
 pub use pool::{create_file, open, Pool, PooledConnection};
 
@@ -277,13 +280,26 @@ pub fn update_family(
     pushed_ns: i64,
     series: usize,
     blob: &[u8],
+    values: FamilyValues<'_>,
 ) -> rusqlite::Result<bool> {
+    let (history_id, samples) = values.columns();
     let changed = tx
         .prepare_cached(
-            "UPDATE metric_families SET type = ?3, help = ?4, pushed_ns = ?5, series = ?6, family = ?7
+            "UPDATE metric_families SET type = ?3, help = ?4, pushed_ns = ?5, series = ?6, family = ?7,
+                                        history_id = ?8, samples = ?9
              WHERE group_id = ?1 AND name = ?2",
         )?
-        .execute(params![group_id, name, type_name, help, pushed_ns, series as i64, blob])?;
+        .execute(params![
+            group_id,
+            name,
+            type_name,
+            help,
+            pushed_ns,
+            series as i64,
+            blob,
+            history_id,
+            samples
+        ])?;
     Ok(changed > 0)
 }
 
@@ -298,12 +314,25 @@ pub fn upsert_family(
     pushed_ns: i64,
     series: usize,
     blob: &[u8],
+    values: FamilyValues<'_>,
 ) -> rusqlite::Result<()> {
+    let (history_id, samples) = values.columns();
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO metric_families (group_id, name, type, help, pushed_ns, series, family)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR REPLACE INTO metric_families (group_id, name, type, help, pushed_ns, series, family,
+                                                 history_id, samples)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![group_id, name, type_name, help, pushed_ns, series as i64, blob])?;
+    .execute(params![
+        group_id,
+        name,
+        type_name,
+        help,
+        pushed_ns,
+        series as i64,
+        blob,
+        history_id,
+        samples
+    ])?;
     Ok(())
 }
 
@@ -382,7 +411,18 @@ mod tests {
                 }
                 let tx = conn.transaction().unwrap();
                 let id = insert_group(&tx, &KeyColumns::of(&key()), 2, 0, 1, 0).unwrap();
-                upsert_family(&tx, id, "x", "GAUGE", None, 2, 1, b"family").unwrap();
+                upsert_family(
+                    &tx,
+                    id,
+                    "x",
+                    "GAUGE",
+                    None,
+                    2,
+                    1,
+                    b"family",
+                    FamilyValues::Own("[]"),
+                )
+                .unwrap();
                 tx.commit().unwrap();
             }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::current::{keep_current_values, release_held_values};
 use super::history::row_counts;
 use super::Pool;
 use crate::history::Retention;
@@ -49,6 +50,8 @@ pub fn prune(
         }
     }
     prune_records(conn, "time_ns < ?1", cutoff_ns, &mut pruned)?;
+    // Values not recorded: a record lets them go once no current family shows them.
+    release_held_values(conn, PRUNE_BATCH)?;
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Newest first, the running total of values; pushes past the limit lose theirs.
@@ -64,6 +67,8 @@ pub fn prune(
             params![max, PRUNE_BATCH],
             |r| r.get(0),
         )?;
+        // A current family whose values these are keeps them (current_samples).
+        keep_current_values(&tx, over, max, PRUNE_BATCH)?;
         let cleared = tx.execute(
             &format!(
                 "UPDATE push_history SET samples = NULL, sample_count = 0 WHERE id IN ({over})"
@@ -95,6 +100,7 @@ fn prune_records(
             params![bound, PRUNE_BATCH],
             |r| r.get(0),
         )?;
+        keep_current_values(&tx, &ids, bound, PRUNE_BATCH)?;
         let records = tx.execute(
             &format!("DELETE FROM push_history WHERE id IN ({ids})"),
             params![bound, PRUNE_BATCH],

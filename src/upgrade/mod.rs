@@ -66,6 +66,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{Cli, ImportArgs};
+use crate::history::samples::SampleJson;
 use crate::history::Request;
 use crate::import::{for_each_group, sniff, FileKind, SNIFF_LEN};
 use crate::store::history::{insert_record, PushRecord};
@@ -500,19 +501,6 @@ fn build_database(
             0,
         )
         .map_err(sqlite_error)?;
-        for family in &group.families {
-            store::upsert_family(
-                &tx,
-                id,
-                &family.name,
-                family.mtype.upstream_name(),
-                family.help.as_deref(),
-                family.pushed_ns,
-                family.series(),
-                &family.to_blob(),
-            )
-            .map_err(sqlite_error)?;
-        }
         let record = PushRecord {
             time_ns: now_ns,
             request: &request,
@@ -523,8 +511,34 @@ fn build_database(
             series: Some(group.series()),
             samples: group.samples.as_ref().map(|(json, n)| (json.as_str(), *n)),
             selector: None,
+            held: None,
         };
-        insert_record(&tx, &record).map_err(sqlite_error)?;
+        let record_id = insert_record(&tx, &record).map_err(sqlite_error)?;
+        for family in &group.families {
+            // Where current_samples finds the family's values: the import's record, or
+            // (values not recorded) the family row itself.
+            let own = group.samples.is_none().then(|| {
+                let mut json = SampleJson::new();
+                json.add_family(&family.decode(), &group.key);
+                json.finish()
+            });
+            let values = match &own {
+                Some(json) => store::FamilyValues::Own(json),
+                None => store::FamilyValues::Record(record_id),
+            };
+            store::upsert_family(
+                &tx,
+                id,
+                &family.name,
+                family.mtype.upstream_name(),
+                family.help.as_deref(),
+                family.pushed_ns,
+                family.series(),
+                &family.to_blob(),
+                values,
+            )
+            .map_err(sqlite_error)?;
+        }
     }
     tx.commit().map_err(sqlite_error)?;
     conn.close().map_err(|(_, e)| sqlite_error(e))?;

@@ -3,6 +3,7 @@
 //! (which `./test.sh` runs when they are missing); without them these tests fail rather than
 //! skip. The screenshots are left in `target/screenshots/`.
 
+mod charts;
 mod delete_groups;
 mod driver;
 

@@ -49,6 +49,13 @@ async fn every_documented_query_answers_its_question() {
             200
         );
     }
+    let body = "# TYPE backup_bytes gauge\nbackup_bytes{target=\"disk\"} 1000\n";
+    assert_eq!(
+        app.put("/metrics/job/backup/instance/db2", body)
+            .await
+            .status,
+        200
+    );
     assert_eq!(
         app.put("/metrics/job/cleanup", "files 3\n").await.status,
         200
@@ -74,7 +81,7 @@ async fn every_documented_query_answers_its_question() {
 
     let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let queries = documented_queries();
-    assert_eq!(queries.len(), 5, "docs/sql.md changed: update this test");
+    assert_eq!(queries.len(), 8, "docs/sql.md changed: update this test");
 
     // Which job last pushed successfully: backup after cleanup? cleanup was pushed last.
     let last = rows(&conn, &queries[0]);
@@ -121,6 +128,41 @@ async fn every_documented_query_answers_its_question() {
     let failing = rows(&conn, &queries[4]);
     assert_eq!(failing.len(), 1);
     assert_eq!(failing[0][0], "backup");
+
+    // Every group's current backup_bytes, largest first.
+    let current = rows(&conn, &queries[5]);
+    let current: Vec<(&str, &str)> = current
+        .iter()
+        .map(|r| (r[0].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        current,
+        [
+            ("{instance=\"db2\",job=\"backup\"}", "1000"),
+            ("{instance=\"db1\",job=\"backup\"}", "300")
+        ]
+    );
+
+    // Every series of the group db1, as /metrics shows it.
+    let series = rows(&conn, &queries[6]);
+    let names: Vec<&str> = series.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "backup_bytes",
+            "push_failure_time_seconds",
+            "push_time_seconds"
+        ]
+    );
+    assert_eq!(
+        series[0][1],
+        r#"{"instance":"db1","job":"backup","target":"s3"}"#
+    );
+    assert_eq!(series[0][2], "300");
+    assert_ne!(series[1][2], "0", "its last push failed");
+
+    // Jobs whose last successful push is more than a day old: none, all pushed just now.
+    assert!(rows(&conn, &queries[7]).is_empty());
 }
 
 #[actix_web::test]

@@ -398,6 +398,45 @@ impl Browser {
         }
     }
 
+    /// Moves the mouse onto the first visible element `sel` matches (its centre, scrolled into
+    /// view), as a user pointing at it: the page sees `pointermove` and `mouseover` there.
+    pub async fn hover(&self, sel: &Sel) {
+        self.wait_for(sel).await;
+        let (x, y): (f64, f64) = self
+            .query(
+                sel,
+                "const el = found.find(visible);
+                 el.scrollIntoView({ block: 'center', inline: 'center' });
+                 const box = el.getBoundingClientRect();
+                 return [box.left + box.width / 2, box.top + box.height / 2]",
+            )
+            .await;
+        for (dx, dy) in [(-3.0, 0.0), (0.0, 0.0)] {
+            self.chromium(
+                "Input.dispatchMouseEvent",
+                json!({ "type": "mouseMoved", "x": x + dx, "y": y + dy }),
+            )
+            .await;
+        }
+    }
+
+    /// Sends basic auth credentials with every request from now on, as a browser does once
+    /// its user has answered the login prompt for the site.
+    pub async fn basic_auth(&self, user: &str, password: &str) {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.chromium("Network.enable", json!({})).await;
+        self.chromium(
+            "Network.setExtraHTTPHeaders",
+            json!({ "headers": { "Authorization": format!("Basic {token}") } }),
+        )
+        .await;
+    }
+
+    /// Resizes the viewport (as a narrow window would), to `width` x `height` CSS pixels.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.set_viewport((width, height)).await;
+    }
+
     /// Ends the session cleanly (chromium exits); dropping the result kills what is left.
     pub async fn close(self) {
         let Browser { client, driver, .. } = self;
