@@ -1,6 +1,10 @@
 //! "Delete N matching groups" on the status page (admin API on): the filter narrows the
 //! list, the button opens a confirmation listing the groups of a dry run, and confirming
-//! deletes exactly those, in a real browser. Also: an expiring group shows its deadline.
+//! deletes exactly those, in a real browser (the confirmation is saved as
+//! `target/screenshots/status-page-delete-N-matching.png`). Also: an expiring group shows its
+//! deadline.
+
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -140,6 +144,14 @@ async fn delete_filtered(
         before,
         "the dry run changed nothing"
     );
+    let shot = format!("status-page-delete-{n}-matching.png");
+    browser
+        .screenshot(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/screenshots")
+                .join(shot),
+        )
+        .await;
 
     browser.click(&Sel::css("#confirm-groups-ok")).await;
     browser.wait_hidden(&dialog).await;
