@@ -617,33 +617,10 @@ fn apply_push(
                 false => store::FamilyValues::Own("[]"),
             };
             let blob = family.to_blob();
-            let (mtype, help) = (family.mtype.upstream_name(), family.help.as_deref());
-            let (pushed_ns, series) = (family.pushed_ns, family.series());
+            let row = store::FamilyRow::of(id, family, &blob, values);
             // A row that is there is overwritten in place, which is cheaper than replacing it.
-            let updated = *exists
-                && store::update_family(
-                    tx,
-                    id,
-                    &family.name,
-                    mtype,
-                    help,
-                    pushed_ns,
-                    series,
-                    &blob,
-                    values,
-                )?;
-            if !updated {
-                store::upsert_family(
-                    tx,
-                    id,
-                    &family.name,
-                    mtype,
-                    help,
-                    pushed_ns,
-                    series,
-                    &blob,
-                    values,
-                )?;
+            if !(*exists && store::update_family(tx, &row)?) {
+                store::upsert_family(tx, &row)?;
             }
         }
         Ok(id)

@@ -100,7 +100,29 @@ mod tests {
     use crate::grouping_key::GroupingKey;
     use crate::history::Request;
     use crate::store::history::{insert_record, PushRecord};
-    use crate::store::{insert_group, open, prune::prune, upsert_family, KeyColumns};
+    use crate::store::{insert_group, open, prune::prune, upsert_family, FamilyRow, KeyColumns};
+
+    /// Stores family `name` of `group`, with no protobuf, its values where `values` says.
+    fn family(
+        tx: &Transaction<'_>,
+        group: i64,
+        name: &str,
+        type_name: &str,
+        pushed_ns: i64,
+        values: FamilyValues<'_>,
+    ) {
+        let row = FamilyRow {
+            group_id: group,
+            name,
+            type_name,
+            help: None,
+            pushed_ns,
+            series: 1,
+            blob: b"",
+            values,
+        };
+        upsert_family(tx, &row).unwrap();
+    }
 
     fn current(conn: &rusqlite::Connection) -> Vec<(String, String, String)> {
         let mut stmt = conn
@@ -143,22 +165,11 @@ mod tests {
         ];
         for (name, mtype) in families {
             let values = FamilyValues::Record(id);
-            upsert_family(&tx, group, name, mtype, None, 1, 1, b"", values).unwrap();
+            family(&tx, group, name, mtype, 1, values);
         }
         // A family with its own values (none recorded) is left as it is.
         let own = r#"[{"m":"b","v":"NaN"}]"#;
-        upsert_family(
-            &tx,
-            group,
-            "b",
-            "UNTYPED",
-            None,
-            1,
-            1,
-            b"",
-            FamilyValues::Own(own),
-        )
-        .unwrap();
+        family(&tx, group, "b", "UNTYPED", 1, FamilyValues::Own(own));
         tx.commit().unwrap();
         let before = current(&conn);
         assert_eq!(before.len(), 10, "{before:?}");
@@ -232,7 +243,7 @@ mod tests {
             ids.push(id);
             for name in families {
                 let values = FamilyValues::Record(id);
-                upsert_family(&tx, group, name, "GAUGE", None, v, 1, b"", values).unwrap();
+                family(&tx, group, name, "GAUGE", v, values);
             }
         }
         tx.commit().unwrap();
@@ -254,18 +265,7 @@ mod tests {
         assert_eq!(held(&conn), ids);
         // b pushed again: the first record lets its values go.
         let tx = conn.transaction().unwrap();
-        upsert_family(
-            &tx,
-            group,
-            "b",
-            "GAUGE",
-            None,
-            2,
-            1,
-            b"",
-            FamilyValues::Record(ids[1]),
-        )
-        .unwrap();
+        family(&tx, group, "b", "GAUGE", 2, FamilyValues::Record(ids[1]));
         tx.commit().unwrap();
         assert_eq!(release_held_values(&mut conn, 10).unwrap(), 1);
         assert_eq!(held(&conn), [ids[1]]);

@@ -19,6 +19,7 @@ pub use current::FamilyValues;
 pub use migrate::{MigrateError, SCHEMA_VERSION};
 pub use pool::{create_file, open, Pool, PooledConnection};
 
+use crate::family::FamilyData;
 use crate::grouping_key::GroupingKey;
 
 /// Anything that went wrong talking to the database.
@@ -268,71 +269,79 @@ pub fn delete_family(tx: &Transaction<'_>, group_id: i64, name: &str) -> rusqlit
     Ok(())
 }
 
+/// One `metric_families` row as a push writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyRow<'a> {
+    pub group_id: i64,
+    pub name: &'a str,
+    /// The type as upstream names it (`GAUGE`, `HISTOGRAM`, ...).
+    pub type_name: &'a str,
+    pub help: Option<&'a str>,
+    pub pushed_ns: i64,
+    pub series: usize,
+    /// The family as a `MetricFamily` protobuf message.
+    pub blob: &'a [u8],
+    pub values: FamilyValues<'a>,
+}
+
+impl<'a> FamilyRow<'a> {
+    /// The row of `family`, whose protobuf form is `blob`, in group `group_id`.
+    pub fn of(
+        group_id: i64,
+        family: &'a FamilyData,
+        blob: &'a [u8],
+        values: FamilyValues<'a>,
+    ) -> FamilyRow<'a> {
+        FamilyRow {
+            group_id,
+            name: &family.name,
+            type_name: family.mtype.upstream_name(),
+            help: family.help.as_deref(),
+            pushed_ns: family.pushed_ns,
+            series: family.series(),
+            blob,
+            values,
+        }
+    }
+
+    /// The row's columns, numbered ?1 to ?9 by both statements below.
+    fn params(&self) -> impl rusqlite::Params + '_ {
+        let (history_id, samples) = self.values.columns();
+        (
+            self.group_id,
+            self.name,
+            self.type_name,
+            self.help,
+            self.pushed_ns,
+            self.series as i64,
+            self.blob,
+            history_id,
+            samples,
+        )
+    }
+}
+
 /// Replaces the stored family of a group that has one of this name, in place; false when
 /// there is none.
-#[allow(clippy::too_many_arguments)]
-pub fn update_family(
-    tx: &Transaction<'_>,
-    group_id: i64,
-    name: &str,
-    type_name: &str,
-    help: Option<&str>,
-    pushed_ns: i64,
-    series: usize,
-    blob: &[u8],
-    values: FamilyValues<'_>,
-) -> rusqlite::Result<bool> {
-    let (history_id, samples) = values.columns();
+pub fn update_family(tx: &Transaction<'_>, row: &FamilyRow<'_>) -> rusqlite::Result<bool> {
     let changed = tx
         .prepare_cached(
             "UPDATE metric_families SET type = ?3, help = ?4, pushed_ns = ?5, series = ?6, family = ?7,
                                         history_id = ?8, samples = ?9
              WHERE group_id = ?1 AND name = ?2",
         )?
-        .execute(params![
-            group_id,
-            name,
-            type_name,
-            help,
-            pushed_ns,
-            series as i64,
-            blob,
-            history_id,
-            samples
-        ])?;
+        .execute(row.params())?;
     Ok(changed > 0)
 }
 
 /// Stores one family of a group, replacing a family of the same name (POST merges by name).
-#[allow(clippy::too_many_arguments)]
-pub fn upsert_family(
-    tx: &Transaction<'_>,
-    group_id: i64,
-    name: &str,
-    type_name: &str,
-    help: Option<&str>,
-    pushed_ns: i64,
-    series: usize,
-    blob: &[u8],
-    values: FamilyValues<'_>,
-) -> rusqlite::Result<()> {
-    let (history_id, samples) = values.columns();
+pub fn upsert_family(tx: &Transaction<'_>, row: &FamilyRow<'_>) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO metric_families (group_id, name, type, help, pushed_ns, series, family,
                                                  history_id, samples)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![
-        group_id,
-        name,
-        type_name,
-        help,
-        pushed_ns,
-        series as i64,
-        blob,
-        history_id,
-        samples
-    ])?;
+    .execute(row.params())?;
     Ok(())
 }
 
@@ -413,14 +422,16 @@ mod tests {
                 let id = insert_group(&tx, &KeyColumns::of(&key()), 2, 0, 1, 0).unwrap();
                 upsert_family(
                     &tx,
-                    id,
-                    "x",
-                    "GAUGE",
-                    None,
-                    2,
-                    1,
-                    b"family",
-                    FamilyValues::Own("[]"),
+                    &FamilyRow {
+                        group_id: id,
+                        name: "x",
+                        type_name: "GAUGE",
+                        help: None,
+                        pushed_ns: 2,
+                        series: 1,
+                        blob: b"family",
+                        values: FamilyValues::Own("[]"),
+                    },
                 )
                 .unwrap();
                 tx.commit().unwrap();

@@ -526,18 +526,9 @@ fn build_database(
                 Some(json) => store::FamilyValues::Own(json),
                 None => store::FamilyValues::Record(record_id),
             };
-            store::upsert_family(
-                &tx,
-                id,
-                &family.name,
-                family.mtype.upstream_name(),
-                family.help.as_deref(),
-                family.pushed_ns,
-                family.series(),
-                &family.to_blob(),
-                values,
-            )
-            .map_err(sqlite_error)?;
+            let blob = family.to_blob();
+            let row = store::FamilyRow::of(id, family, &blob, values);
+            store::upsert_family(&tx, &row).map_err(sqlite_error)?;
         }
     }
     tx.commit().map_err(sqlite_error)?;
