@@ -460,21 +460,32 @@ fn apply_expire(tx: &Transaction<'_>, view: View<'_>, now_ns: i64) -> rusqlite::
         .filter_map(|key| view.group(key))
         .filter(|g| g.expires_ns > 0 && g.expires_ns <= now_ns)
         .collect();
+    delete_recorded(tx, &due, now_ns, &request, None)
+}
+
+/// Deletes `groups` in one savepoint, each recorded in the history as `request` (with the
+/// `selector` of a delete by label matcher); the change's answer is how many went.
+fn delete_recorded(
+    tx: &Transaction<'_>,
+    groups: &[&Group],
+    now_ns: i64,
+    request: &Request,
+    selector: Option<&str>,
+) -> rusqlite::Result<Applied> {
     store::savepoint(tx, || {
-        for group in &due {
+        for group in groups {
             store::delete_group(tx, group.id)?;
             let columns = KeyColumns::of(&group.key);
-            insert_record(
-                tx,
-                &PushRecord::bare(now_ns, &request, Some(&columns), 200, None),
-            )?;
+            let mut record = PushRecord::bare(now_ns, request, Some(&columns), 200, None);
+            record.selector = selector;
+            insert_record(tx, &record)?;
         }
         Ok(())
     })?;
     Ok(Applied {
-        answer: Ok(due.len()),
-        needs_commit: !due.is_empty(),
-        effect: Effect::RemoveAll(due.iter().map(|g| g.key_bytes.clone()).collect()),
+        answer: Ok(groups.len()),
+        needs_commit: !groups.is_empty(),
+        effect: Effect::RemoveAll(groups.iter().map(|g| g.key_bytes.clone()).collect()),
     })
 }
 
@@ -498,22 +509,9 @@ fn apply_delete_groups(
             })
         }
     };
-    store::savepoint(tx, || {
-        for group in &selected {
-            store::delete_group(tx, group.id)?;
-            let columns = KeyColumns::of(&group.key);
-            let mut record = PushRecord::bare(now_ns, request, Some(&columns), 200, None);
-            record.selector = Some(query.selector.text());
-            insert_record(tx, &record)?;
-        }
-        Ok(())
-    })?;
+    let applied = delete_recorded(tx, &selected, now_ns, request, Some(query.selector.text()))?;
     let _ = deleted.send(selected.iter().map(|g| GroupSummary::of(g)).collect());
-    Ok(Applied {
-        answer: Ok(selected.len()),
-        needs_commit: !selected.is_empty(),
-        effect: Effect::RemoveAll(selected.iter().map(|g| g.key_bytes.clone()).collect()),
-    })
+    Ok(applied)
 }
 
 /// Applies a push: planned against the group as `view` has it, checked against every other
