@@ -14,15 +14,24 @@ pub(crate) fn group_records(
     from_ns: i64,
     to_ns: i64,
 ) -> rusqlite::Result<SeriesRecords> {
-    // Both use the (grouping_key, time_ns) index; a wipe's record has no group.
+    // Each part walks the (grouping_key, time_ns) index backwards and stops at the limit, so
+    // no more than that many records are read however long the range (a wipe's record has no
+    // group); the union of the two is then put in commit order.
     let mut stmt = conn.prepare_cached(
-        "SELECT id, time_ns, time, method, status, outcome = 'accepted', error, samples, sample_count
-         FROM push_history
-         WHERE grouping_key = ?1 AND time_ns >= ?2 AND time_ns < ?3
+        "SELECT * FROM (
+             SELECT id, time_ns, time, method, status, outcome = 'accepted', error, samples,
+                    sample_count
+             FROM push_history
+             WHERE grouping_key = ?1 AND time_ns >= ?2 AND time_ns < ?3
+             ORDER BY time_ns DESC, id DESC
+             LIMIT ?4)
          UNION ALL
-         SELECT id, time_ns, time, method, status, outcome = 'accepted', error, NULL, 0
-         FROM push_history
-         WHERE grouping_key IS NULL AND method = 'WIPE' AND time_ns >= ?2 AND time_ns < ?3
+         SELECT * FROM (
+             SELECT id, time_ns, time, method, status, outcome = 'accepted', error, NULL, 0
+             FROM push_history
+             WHERE grouping_key IS NULL AND method = 'WIPE' AND time_ns >= ?2 AND time_ns < ?3
+             ORDER BY time_ns DESC, id DESC
+             LIMIT ?4)
          ORDER BY id DESC
          LIMIT ?4",
     )?;
