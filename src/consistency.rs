@@ -500,7 +500,7 @@ mod tests {
         };
         match mtype {
             MetricType::Gauge => m.gauge = Some(Gauge { value: Some(1.0) }),
-            MetricType::Summary => m.summary = Some(Summary::default()),
+            MetricType::Summary => m.summary = Some(Box::new(Summary::default())),
             _ => m.untyped = Some(Untyped { value: Some(1.0) }),
         }
         MetricFamily {

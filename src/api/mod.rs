@@ -127,7 +127,7 @@ fn metric_object(m: &Metric, mtype: MetricType) -> Json {
     match mtype {
         MetricType::Summary => {
             let default = Summary::default();
-            let s = m.summary.as_ref().unwrap_or(&default);
+            let s = m.summary.as_deref().unwrap_or(&default);
             let quantiles = s
                 .quantile
                 .iter()
@@ -138,7 +138,7 @@ fn metric_object(m: &Metric, mtype: MetricType) -> Json {
         }
         MetricType::Histogram => {
             let default = Histogram::default();
-            let h = m.histogram.as_ref().unwrap_or(&default);
+            let h = m.histogram.as_deref().unwrap_or(&default);
             members.push(("sum", Json::Str(format_float(h.sample_sum()))));
             if native_histogram::is_native(h) {
                 let (count, buckets) = native_buckets(h);
@@ -304,7 +304,7 @@ mod tests {
     fn labelled(testing: &str, histogram: Histogram) -> Metric {
         Metric {
             label: vec![LabelPair::new("testing", testing)],
-            histogram: Some(histogram),
+            histogram: Some(Box::new(histogram)),
             ..Default::default()
         }
     }
@@ -334,11 +334,11 @@ mod tests {
                 MetricType::Summary,
                 None,
                 vec![Metric {
-                    summary: Some(Summary {
+                    summary: Some(Box::new(Summary {
                         sample_count: Some(0),
                         sample_sum: Some(0.0),
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 }],
             ),
@@ -497,10 +497,10 @@ mod tests {
     fn scalar_values_use_go_float_formatting_and_html_escaping() {
         let m = Metric {
             label: vec![LabelPair::new("lbl", "<b>x</b>")],
-            counter: Some(Counter {
+            counter: Some(Box::new(Counter {
                 value: Some(1e21),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let g = group(
@@ -527,7 +527,7 @@ mod tests {
     #[test]
     fn summaries_list_quantiles_by_formatted_quantile() {
         let m = Metric {
-            summary: Some(Summary {
+            summary: Some(Box::new(Summary {
                 sample_count: Some(5),
                 sample_sum: Some(10.0),
                 quantile: vec![
@@ -541,7 +541,7 @@ mod tests {
                     },
                 ],
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let obj = metric_object(&m, MetricType::Summary);
@@ -556,7 +556,7 @@ mod tests {
     #[test]
     fn gauge_histograms_and_metrics_without_a_value_report_value_zero() {
         let m = Metric {
-            histogram: Some(Histogram::default()),
+            histogram: Some(Box::new(Histogram::default())),
             ..Default::default()
         };
         let mut out = Vec::new();

@@ -426,9 +426,11 @@ mod tests {
                         LabelPair::new("s", "a b\\\"c"),
                     ],
                     gauge: (mtype == MetricType::Gauge).then_some(Gauge { value: Some(*v) }),
-                    counter: (mtype == MetricType::Counter).then(|| Counter {
-                        value: Some(*v),
-                        ..Default::default()
+                    counter: (mtype == MetricType::Counter).then(|| {
+                        Box::new(Counter {
+                            value: Some(*v),
+                            ..Default::default()
+                        })
                     }),
                     ..Default::default()
                 })

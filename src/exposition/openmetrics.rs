@@ -242,14 +242,14 @@ mod tests {
     fn counter(pairs: &[(&str, &str)], v: f64, exemplar: Option<Exemplar>) -> Metric {
         Metric {
             label: labels(pairs),
-            counter: Some(Counter {
+            counter: Some(Box::new(Counter {
                 value: Some(v),
                 exemplar,
                 created_timestamp: Some(Timestamp {
                     seconds: 12345,
                     nanos: 600_000_000,
                 }),
-            }),
+            })),
             ..Default::default()
         }
     }
@@ -404,7 +404,7 @@ mod tests {
     fn a_summary_writes_integer_counts_and_float_quantile_labels() {
         let m = Metric {
             label: labels(&[("a", "b")]),
-            summary: Some(Summary {
+            summary: Some(Box::new(Summary {
                 sample_count: Some(4711),
                 sample_sum: Some(2010.1971),
                 quantile: vec![
@@ -421,7 +421,7 @@ mod tests {
                     seconds: 1,
                     nanos: 0,
                 }),
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(
@@ -440,7 +440,11 @@ mod tests {
     #[test]
     fn a_histogram_gets_an_inf_bucket_and_a_unit_line_when_it_has_a_unit() {
         let m = Metric {
-            histogram: Some(histogram(&[(100.0, 123), (172.8, 1524)], 2693, 1756047.3)),
+            histogram: Some(Box::new(histogram(
+                &[(100.0, 123), (172.8, 1524)],
+                2693,
+                1756047.3,
+            ))),
             ..Default::default()
         };
         let mut out = Vec::new();
@@ -480,7 +484,7 @@ mod tests {
     fn a_gauge_histogram_keeps_sum_and_count_suffixes() {
         let m = Metric {
             label: labels(&[("job", "x")]),
-            histogram: Some(histogram(&[(1.0, 2), (f64::INFINITY, 3)], 3, 4.0)),
+            histogram: Some(Box::new(histogram(&[(1.0, 2), (f64::INFINITY, 3)], 3, 4.0))),
             ..Default::default()
         };
         assert_eq!(
@@ -499,13 +503,13 @@ mod tests {
     #[test]
     fn a_native_only_histogram_renders_as_a_single_inf_bucket() {
         let m = Metric {
-            histogram: Some(Histogram {
+            histogram: Some(Box::new(Histogram {
                 sample_count: Some(7),
                 sample_sum: Some(1.5),
                 schema: Some(3),
                 zero_count: Some(7),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(
@@ -530,7 +534,7 @@ mod tests {
         };
         for h in [float_bucket, float_count] {
             let m = Metric {
-                histogram: Some(h),
+                histogram: Some(Box::new(h)),
                 ..Default::default()
             };
             assert!(!is_writable(MetricType::Histogram, &m));
@@ -595,7 +599,7 @@ mod tests {
         ));
         h.bucket[2].exemplar = Some(exemplar(&[("foo", "baz"), ("dings", "bums")], 140.14, None));
         let m = Metric {
-            histogram: Some(h),
+            histogram: Some(Box::new(h)),
             ..Default::default()
         };
         assert_eq!(

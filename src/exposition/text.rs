@@ -317,10 +317,10 @@ mod tests {
     fn a_counter_has_help_type_and_one_line_per_metric() {
         let m = Metric {
             label: labels(&[("instance", ""), ("job", "x")]),
-            counter: Some(Counter {
+            counter: Some(Box::new(Counter {
                 value: Some(42.0),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(
@@ -417,7 +417,7 @@ mod tests {
     fn a_summary_writes_quantiles_then_sum_then_count() {
         let m = Metric {
             label: labels(&[("job", "x")]),
-            summary: Some(Summary {
+            summary: Some(Box::new(Summary {
                 sample_count: Some(5),
                 sample_sum: Some(10.0),
                 quantile: vec![
@@ -431,11 +431,11 @@ mod tests {
                     },
                 ],
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let bare = Metric {
-            summary: Some(Summary::default()),
+            summary: Some(Box::new(Summary::default())),
             ..Default::default()
         };
         assert_eq!(
@@ -456,7 +456,7 @@ mod tests {
     #[test]
     fn a_histogram_without_inf_bucket_gets_one_with_the_sample_count() {
         let m = Metric {
-            histogram: Some(histogram(&[(0.5, 1), (1.0, 3)], 4, 2.5)),
+            histogram: Some(Box::new(histogram(&[(0.5, 1), (1.0, 3)], 4, 2.5))),
             ..Default::default()
         };
         assert_eq!(
@@ -476,7 +476,7 @@ mod tests {
     fn a_histogram_with_inf_bucket_gets_no_second_one() {
         let m = Metric {
             label: labels(&[("job", "x")]),
-            histogram: Some(histogram(&[(0.5, 1), (f64::INFINITY, 5)], 4, 2.5)),
+            histogram: Some(Box::new(histogram(&[(0.5, 1), (f64::INFINITY, 5)], 4, 2.5))),
             ..Default::default()
         };
         assert_eq!(
@@ -508,7 +508,7 @@ mod tests {
             ..Default::default()
         };
         let m = Metric {
-            histogram: Some(h),
+            histogram: Some(Box::new(h)),
             ..Default::default()
         };
         assert_eq!(
@@ -547,12 +547,12 @@ mod tests {
         };
         let metrics = [
             Metric {
-                histogram: Some(native),
+                histogram: Some(Box::new(native)),
                 ..Default::default()
             },
             Metric {
                 label: labels(&[("f", "1")]),
-                histogram: Some(float_native),
+                histogram: Some(Box::new(float_native)),
                 ..Default::default()
             },
         ];
@@ -572,7 +572,7 @@ mod tests {
     #[test]
     fn a_gauge_histogram_is_typed_histogram() {
         let m = Metric {
-            histogram: Some(histogram(&[(1.0, 1)], 1, 0.5)),
+            histogram: Some(Box::new(histogram(&[(1.0, 1)], 1, 0.5))),
             ..Default::default()
         };
         assert_eq!(
@@ -588,7 +588,7 @@ mod tests {
             nanos: 0,
         };
         let m = Metric {
-            counter: Some(Counter {
+            counter: Some(Box::new(Counter {
                 value: Some(1.0),
                 exemplar: Some(crate::proto::Exemplar {
                     label: labels(&[("t", "1")]),
@@ -596,7 +596,7 @@ mod tests {
                     timestamp: Some(ts.clone()),
                 }),
                 created_timestamp: Some(ts),
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(
@@ -664,7 +664,7 @@ mod tests {
     #[test]
     fn allow_utf8_quotes_suffixed_names_of_summaries() {
         let m = Metric {
-            summary: Some(Summary {
+            summary: Some(Box::new(Summary {
                 sample_count: Some(1),
                 sample_sum: Some(2.0),
                 quantile: vec![Quantile {
@@ -672,7 +672,7 @@ mod tests {
                     value: Some(2.0),
                 }],
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(

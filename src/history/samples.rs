@@ -181,7 +181,7 @@ mod tests {
             r#type: Some(MetricType::Histogram as i32),
             metric: vec![Metric {
                 label: vec![LabelPair::new("job", "j"), LabelPair::new("x", "a\"b")],
-                histogram: Some(Histogram {
+                histogram: Some(Box::new(Histogram {
                     sample_count: Some(3),
                     sample_sum: Some(4.5),
                     bucket: vec![Bucket {
@@ -190,7 +190,7 @@ mod tests {
                         ..Default::default()
                     }],
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             }],
             ..Default::default()
@@ -211,7 +211,7 @@ mod tests {
             name: Some("s".into()),
             r#type: Some(MetricType::Summary as i32),
             metric: vec![Metric {
-                summary: Some(Summary {
+                summary: Some(Box::new(Summary {
                     sample_count: Some(2),
                     sample_sum: Some(f64::NAN),
                     quantile: vec![Quantile {
@@ -219,7 +219,7 @@ mod tests {
                         value: Some(f64::INFINITY),
                     }],
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             }],
             ..Default::default()

@@ -88,7 +88,7 @@ impl HttpMetrics {
                 .iter_mut()
                 .map(|(method, summary)| Metric {
                     label: vec![LabelPair::new("method", *method)],
-                    summary: Some(summary.expire_and_snapshot()),
+                    summary: Some(Box::new(summary.expire_and_snapshot())),
                     ..Default::default()
                 })
                 .collect();
@@ -104,10 +104,10 @@ impl HttpMetrics {
                         LabelPair::new("handler", *handler),
                         LabelPair::new("method", *method),
                     ],
-                    counter: Some(Counter {
+                    counter: Some(Box::new(Counter {
                         value: Some(*count as f64),
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 })
                 .collect();

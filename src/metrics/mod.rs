@@ -75,10 +75,10 @@ impl SelfMetrics {
             push(
                 "process_cpu_seconds_total",
                 Metric {
-                    counter: Some(Counter {
+                    counter: Some(Box::new(Counter {
                         value: Some(p.cpu_seconds),
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 },
             );

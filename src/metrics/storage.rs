@@ -164,17 +164,17 @@ pub(crate) fn gather(figures: &StorageFigures<'_>) -> Vec<MetricFamily> {
     let mut out = vec![own_family(
         GROUPS_EXPIRED,
         vec![Metric {
-            counter: Some(Counter {
+            counter: Some(Box::new(Counter {
                 value: Some(expired as f64),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }],
     )];
     out.push(own_family(
         COMMIT_DURATION,
         vec![Metric {
-            histogram: Some(figures.stats.commits.to_proto()),
+            histogram: Some(Box::new(figures.stats.commits.to_proto())),
             ..Default::default()
         }],
     ));

@@ -33,7 +33,7 @@ use crate::go_strconv::{quote, quote_bytes};
 use crate::names::NameValidation;
 use crate::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile,
-    Summary, Untyped,
+    Untyped,
 };
 
 /// A rejected body: the 1-based line upstream would report, and upstream's message.
@@ -893,15 +893,15 @@ impl Sample {
         let value = self.value;
         match self.kind {
             MetricType::Counter => {
-                metric.counter = Some(Counter {
+                metric.counter = Some(Box::new(Counter {
                     value: Some(value),
                     ..Counter::default()
-                });
+                }));
             }
             MetricType::Gauge => metric.gauge = Some(Gauge { value: Some(value) }),
             MetricType::Untyped => metric.untyped = Some(Untyped { value: Some(value) }),
             MetricType::Summary => {
-                let summary = metric.summary.get_or_insert_with(Summary::default);
+                let summary = metric.summary.get_or_insert_with(Box::default);
                 match self.role {
                     Role::SummaryCount => summary.sample_count = Some(go_f64_to_u64(value)),
                     Role::SummarySum => summary.sample_sum = Some(value),
@@ -913,7 +913,7 @@ impl Sample {
                 }
             }
             MetricType::Histogram | MetricType::GaugeHistogram => {
-                let histogram = metric.histogram.get_or_insert_with(Histogram::default);
+                let histogram = metric.histogram.get_or_insert_with(Box::default);
                 match self.role {
                     Role::HistogramCount => match exact_count(value) {
                         Some(count) => histogram.sample_count = Some(count),

@@ -164,9 +164,9 @@ fn series_view(m: &Metric, mtype: MetricType, group: &Group, names: NameValidati
         })
         .collect();
     let (value, rows) = match mtype {
-        MetricType::Summary => (String::new(), summary_rows(m.summary.as_ref())),
+        MetricType::Summary => (String::new(), summary_rows(m.summary.as_deref())),
         MetricType::Histogram | MetricType::GaugeHistogram => {
-            (String::new(), histogram_rows(m.histogram.as_ref()))
+            (String::new(), histogram_rows(m.histogram.as_deref()))
         }
         MetricType::Counter => (scalar(m.counter.as_ref().and_then(|c| c.value)), Vec::new()),
         MetricType::Gauge => (scalar(m.gauge.as_ref().and_then(|g| g.value)), Vec::new()),
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn counters_without_a_value_show_zero() {
         let mut m = labelled(&[]);
-        m.counter = Some(Counter::default());
+        m.counter = Some(Box::new(Counter::default()));
         let f = view(family("c_total", MetricType::Counter, vec![m]));
         assert_eq!(f.series[0].value, "0");
     }
@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn summaries_list_quantiles_then_count_and_sum() {
         let mut m = labelled(&[]);
-        m.summary = Some(Summary {
+        m.summary = Some(Box::new(Summary {
             sample_count: Some(10),
             sample_sum: Some(4.5),
             quantile: vec![Quantile {
@@ -375,7 +375,7 @@ mod tests {
                 value: Some(f64::NAN),
             }],
             created_timestamp: None,
-        });
+        }));
         let f = view(family("s", MetricType::Summary, vec![m]));
         assert!(!f.scalar);
         let rows: Vec<_> = f.series[0]
@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn classic_histograms_list_cumulative_buckets() {
         let mut m = labelled(&[]);
-        m.histogram = Some(Histogram {
+        m.histogram = Some(Box::new(Histogram {
             sample_count: Some(3),
             sample_sum: Some(0.75),
             bucket: vec![
@@ -412,7 +412,7 @@ mod tests {
                 },
             ],
             ..Default::default()
-        });
+        }));
         let f = view(family("h", MetricType::Histogram, vec![m]));
         let rows: Vec<_> = f.series[0]
             .rows
@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn native_histograms_get_a_summary_row() {
         let mut m = labelled(&[]);
-        m.histogram = Some(Histogram {
+        m.histogram = Some(Box::new(Histogram {
             sample_count: Some(2),
             sample_sum: Some(3.0),
             schema: Some(0),
@@ -444,7 +444,7 @@ mod tests {
             }],
             positive_delta: vec![2],
             ..Default::default()
-        });
+        }));
         let f = view(family("n", MetricType::Histogram, vec![m]));
         let first = &f.series[0].rows[0];
         assert_eq!(first.kind, "native");

@@ -439,10 +439,10 @@ mod tests {
     ) -> MetricFamily {
         let mut metric = Metric::default();
         if mtype == MetricType::Counter {
-            metric.counter = Some(Counter {
+            metric.counter = Some(Box::new(Counter {
                 value: Some(value),
                 ..Default::default()
-            });
+            }));
         } else {
             metric.gauge = Some(Gauge { value: Some(value) });
         }

@@ -57,7 +57,7 @@ fn span(offset: i32, length: u32) -> BucketSpan {
 fn series(testing: &str, histogram: Histogram) -> Metric {
     Metric {
         label: vec![LabelPair::new("testing", testing)],
-        histogram: Some(histogram),
+        histogram: Some(Box::new(histogram)),
         ..Default::default()
     }
 }
@@ -82,11 +82,11 @@ fn upstream_families() -> Vec<MetricFamily> {
                 LabelPair::new("instance", INSTANCE),
                 LabelPair::new("job", "Björn"),
             ],
-            summary: Some(Summary {
+            summary: Some(Box::new(Summary {
                 sample_count: Some(0),
                 sample_sum: Some(0.0),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }],
         ..Default::default()

@@ -25,7 +25,7 @@ fn native_histogram() -> MetricFamily {
         help: Some("A native histogram.".into()),
         r#type: Some(MetricType::Histogram as i32),
         metric: vec![Metric {
-            histogram: Some(Histogram {
+            histogram: Some(Box::new(Histogram {
                 sample_count_float: Some(20.0),
                 sample_sum: Some(99.23),
                 schema: Some(1),
@@ -54,7 +54,7 @@ fn native_histogram() -> MetricFamily {
                 ],
                 positive_count: vec![2.0, 2.0, -2.0, 0.0],
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }],
         unit: None,
