@@ -96,8 +96,11 @@ impl Application {
             expire_after: config.expire_after,
         };
         if let Some(path) = &config.database {
-            upgrade::prepare_persistence_file(path, config.retention.records_values())
-                .map_err(StartupError::Persistence)?;
+            let import = upgrade::ImportOptions {
+                record_values: config.retention.records_values(),
+                max_series_total: config.limits.max_series_total,
+            };
+            upgrade::prepare_persistence_file(path, import).map_err(StartupError::Persistence)?;
         }
         let pool = store::open(config.database.as_deref()).map_err(StartupError::Store)?;
         let readiness = web::Data::new(

@@ -61,6 +61,19 @@ pub(crate) struct Conversion {
     pub(crate) differences: Vec<String>,
 }
 
+impl Conversion {
+    /// Every group's pushed series.
+    pub(crate) fn series(&self) -> usize {
+        self.groups.iter().map(ImportedGroup::series).sum()
+    }
+
+    /// The series the groups will hold once stored, as `--push.max-series-total` counts them:
+    /// the pushed ones and each group's two timestamp series.
+    pub(crate) fn stored_series(&self) -> usize {
+        self.series() + 2 * self.groups.len()
+    }
+}
+
 /// A group of the original's that this gateway cannot serve, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RefusedGroup {

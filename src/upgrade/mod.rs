@@ -14,10 +14,11 @@
 //! # Importing in place
 //! 1. Read the whole file, decode it, convert and check every group ([`convert`]; each group
 //!    is converted as soon as it is decoded, so the decoded families are never all held). A file
-//!    that is not well-formed, or any group this gateway could not serve, stops the import
-//!    here with a message naming it (every such group, with the request that deletes it from
-//!    the original); nothing has been written. Refusing the whole file rather than importing
-//!    the rest means no group is ever left behind unnoticed.
+//!    that is not well-formed, any group this gateway could not serve (every such group is
+//!    named, with the request that deletes it from the original), or more series than
+//!    `--push.max-series-total` allows stops the import here with a message saying so;
+//!    nothing has been written. Refusing the whole file rather than importing the rest means
+//!    no group is ever left behind unnoticed.
 //! 2. Keep the original: hard-link it as `<file>.original` (a copy where the file system has
 //!    no hard links), then fsync the directory. An existing `<file>.original` is never
 //!    replaced: one holding the same bytes (left by an earlier attempt) is reused, otherwise
@@ -83,6 +84,15 @@ pub const IMPORT_METHOD: &str = "IMPORT";
 /// The most `<file>.original.N` names tried before giving up.
 const MAX_KEPT_NAMES: usize = 1000;
 
+/// What the server's flags ask of an import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Write each group's values into its history record (`--history.max-rows` above 0).
+    pub record_values: bool,
+    /// `--push.max-series-total`: an import is a way groups are created, so it holds here too.
+    pub max_series_total: Option<usize>,
+}
+
 /// What an import did.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -134,6 +144,13 @@ pub enum UpgradeError {
     Malformed { path: PathBuf, error: String },
     /// Groups this gateway cannot serve; nothing was imported.
     Refused { path: PathBuf, groups: Vec<String> },
+    /// More series (timestamp series included) than `--push.max-series-total` allows; nothing
+    /// was imported.
+    OverLimit {
+        path: PathBuf,
+        series: usize,
+        max: usize,
+    },
     /// A file operation failed.
     Io {
         doing: String,
@@ -187,6 +204,15 @@ impl std::fmt::Display for UpgradeError {
                      (it writes the file when it stops), then start again."
                 )
             }
+            UpgradeError::OverLimit { path, series, max } => write!(
+                f,
+                "cannot import {}, the original Pushgateway's persistence file: its groups \
+                 would hold {series} series (each group's two timestamp series included), more \
+                 than the limit of {max} set by --push.max-series-total, so nothing was imported \
+                 and the file is left as it is (raise the limit, or set it to 0 for none, to \
+                 import it)",
+                path.display()
+            ),
             UpgradeError::Io { doing, path, error } => {
                 write!(f, "importing: {doing} {}: {error}", path.display())
             }
@@ -206,8 +232,8 @@ fn io_error(doing: &str, path: &Path) -> impl FnOnce(io::Error) -> UpgradeError 
 
 /// Makes `--persistence.file` ready for [`store::open`]: imports the original's file in
 /// place (logging what was imported), leaves a missing, empty or SQLite file alone, and refuses
-/// anything else. `record_values`: write each group's values into its history record.
-pub fn prepare_persistence_file(path: &Path, record_values: bool) -> Result<(), UpgradeError> {
+/// anything else.
+pub fn prepare_persistence_file(path: &Path, options: ImportOptions) -> Result<(), UpgradeError> {
     match kind_of(path)? {
         None | Some(FileKind::Sqlite) => Ok(()),
         Some(FileKind::Empty) => {
@@ -223,7 +249,7 @@ pub fn prepare_persistence_file(path: &Path, record_values: bool) -> Result<(), 
                 "{} is the original Pushgateway's persistence file: importing it",
                 path.display()
             );
-            let report = import(path, path, record_values)?;
+            let report = import(path, path, options)?;
             for difference in &report.differences {
                 log::warn!("imported with a difference: {difference}");
             }
@@ -278,18 +304,21 @@ fn run_command(cli: &Cli, args: &ImportArgs) -> Result<Report, UpgradeError> {
             })
         }
     }
-    let record_values = cli.history_max_rows > 0;
+    let options = ImportOptions {
+        record_values: cli.history_max_rows > 0,
+        max_series_total: (cli.max_series_total > 0).then_some(cli.max_series_total),
+    };
     if cli.persistence_file.is_empty() {
-        return import(source, source, record_values);
+        return import(source, source, options);
     }
     let database = PathBuf::from(&cli.persistence_file);
     if same_file(source, &database) {
-        return import(source, source, record_values);
+        return import(source, source, options);
     }
     if !is_missing_or_empty(&database)? {
         return Err(UpgradeError::TargetNotEmpty { path: database });
     }
-    import(source, &database, record_values)
+    import(source, &database, options)
 }
 
 /// What a file holds, from its first bytes; `None` when it does not exist.
@@ -333,10 +362,10 @@ fn is_missing_or_empty(path: &Path) -> Result<bool, UpgradeError> {
 
 /// Imports the original's file `source` into a new database at `database`, which is `source`
 /// itself when converting in place (see the module doc for the steps and their crash points).
-fn import(source: &Path, database: &Path, record_values: bool) -> Result<Report, UpgradeError> {
+fn import(source: &Path, database: &Path, options: ImportOptions) -> Result<Report, UpgradeError> {
     let started = Instant::now();
     let bytes = fs::read(source).map_err(io_error("reading", source))?;
-    let mut converter = Converter::new(record_values);
+    let mut converter = Converter::new(options.record_values);
     for_each_group(&bytes, |group| converter.add(group)).map_err(|e| UpgradeError::Malformed {
         path: source.to_path_buf(),
         error: e.to_string(),
@@ -347,6 +376,14 @@ fn import(source: &Path, database: &Path, record_values: bool) -> Result<Report,
             path: source.to_path_buf(),
             groups: refused.iter().map(ToString::to_string).collect(),
         })?;
+    let stored = conversion.stored_series();
+    if let Some(max) = options.max_series_total.filter(|&max| stored > max) {
+        return Err(UpgradeError::OverLimit {
+            path: source.to_path_buf(),
+            series: stored,
+            max,
+        });
+    }
 
     let in_place = source == database;
     let kept = if in_place {
@@ -378,7 +415,7 @@ fn import(source: &Path, database: &Path, record_values: bool) -> Result<Report,
         kept,
         groups: conversion.groups.len(),
         families: conversion.groups.iter().map(|g| g.families.len()).sum(),
-        series: conversion.groups.iter().map(|g| g.series()).sum(),
+        series: conversion.series(),
         differences: conversion.differences,
         elapsed: started.elapsed(),
     })
@@ -568,6 +605,10 @@ mod tests {
 
     const GROUPS: &[u8] = include_bytes!("../../tests/fixtures/upstream-1.5.1/groups.bak");
     const EMPTY: &[u8] = include_bytes!("../../tests/fixtures/upstream-1.5.1/empty.bak");
+    const VALUES: ImportOptions = ImportOptions {
+        record_values: true,
+        max_series_total: None,
+    };
 
     fn group_count(path: &Path) -> i64 {
         let conn = rusqlite::Connection::open(path).unwrap();
@@ -591,7 +632,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("metrics.bak");
         fs::write(&file, GROUPS).unwrap();
-        prepare_persistence_file(&file, true).unwrap();
+        prepare_persistence_file(&file, VALUES).unwrap();
         assert!(fs::read(&file).unwrap().starts_with(b"SQLite format 3\0"));
         let kept = dir.path().join("metrics.bak.original");
         assert_eq!(fs::read(&kept).unwrap(), GROUPS);
@@ -610,7 +651,7 @@ mod tests {
 
         // Converted: the next start leaves it alone.
         let before = fs::read(&file).unwrap();
-        prepare_persistence_file(&file, true).unwrap();
+        prepare_persistence_file(&file, VALUES).unwrap();
         assert_eq!(fs::read(&file).unwrap(), before);
         assert!(!dir.path().join("metrics.bak.original.1").exists());
     }
@@ -622,7 +663,7 @@ mod tests {
         let file = dir.path().join("metrics.bak");
         fs::write(&file, EMPTY).unwrap();
         fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
-        prepare_persistence_file(&file, true).unwrap();
+        prepare_persistence_file(&file, VALUES).unwrap();
         let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(group_count(&file), 0);
@@ -664,7 +705,7 @@ mod tests {
             b"\xd9\xd5\x05\xf9 hot",
         )
         .unwrap();
-        prepare_persistence_file(&file, false).unwrap();
+        prepare_persistence_file(&file, ImportOptions::default()).unwrap();
         assert_eq!(group_count(&file), 7);
         assert!(!building.exists());
         assert!(!dir.path().join("metrics.bak.importing-journal").exists());
@@ -699,7 +740,7 @@ mod tests {
         fs::write(&file, GROUPS).unwrap();
         fs::rename(dir.path().join("saved-wal"), &wal).unwrap();
 
-        prepare_persistence_file(&file, true).unwrap();
+        prepare_persistence_file(&file, VALUES).unwrap();
         let pool = store::open(Some(&file)).unwrap();
         let conn = pool.get().unwrap();
         let tables: Vec<String> = conn
@@ -724,7 +765,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("metrics.bak");
         fs::write(&file, "hello: world\n").unwrap();
-        let err = prepare_persistence_file(&file, true)
+        let err = prepare_persistence_file(&file, VALUES)
             .unwrap_err()
             .to_string();
         assert!(
@@ -736,11 +777,45 @@ mod tests {
     }
 
     #[test]
+    fn an_import_over_the_series_limit_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("metrics.bak");
+        fs::write(&file, GROUPS).unwrap();
+        let report = import(&file, &file, VALUES).unwrap();
+        assert_eq!(report.groups, 7);
+        let series = report.series + 2 * report.groups;
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("metrics.bak");
+        fs::write(&file, GROUPS).unwrap();
+        let limited = |max| ImportOptions {
+            max_series_total: Some(max),
+            ..VALUES
+        };
+        let err = prepare_persistence_file(&file, limited(series - 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "its groups would hold {series} series (each group's two timestamp series \
+                 included), more than the limit of {} set by --push.max-series-total, so nothing was imported and the file is left as it is",
+                series - 1
+            )),
+            "{err}"
+        );
+        assert_eq!(fs::read(&file).unwrap(), GROUPS);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        prepare_persistence_file(&file, limited(series)).unwrap();
+        assert_eq!(group_count(&file), 7);
+    }
+
+    #[test]
     fn a_truncated_original_file_is_refused_and_nothing_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("metrics.bak");
         fs::write(&file, &GROUPS[..GROUPS.len() - 10]).unwrap();
-        let err = prepare_persistence_file(&file, true)
+        let err = prepare_persistence_file(&file, VALUES)
             .unwrap_err()
             .to_string();
         assert!(
@@ -758,10 +833,10 @@ mod tests {
     fn missing_and_empty_files_are_left_to_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("new.db");
-        prepare_persistence_file(&file, true).unwrap();
+        prepare_persistence_file(&file, VALUES).unwrap();
         assert!(!file.exists());
         fs::write(&file, b"").unwrap();
-        prepare_persistence_file(&file, true).unwrap();
+        prepare_persistence_file(&file, VALUES).unwrap();
         assert_eq!(fs::read(&file).unwrap(), b"");
     }
 }

@@ -383,6 +383,46 @@ fn a_file_that_is_neither_stops_start_up_before_binding_and_says_what_it_is() {
     assert!(err.contains("found text starting with"), "{err}");
 }
 
+#[test]
+fn a_file_over_the_series_limit_is_refused_at_start_up_and_by_the_import_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture(dir.path(), "metrics.bak");
+    let original = std::fs::read(&file).unwrap();
+    // 14 pushed series and each of the 7 groups' two timestamp series.
+    let refusal = format!(
+        "cannot import {}, the original Pushgateway's persistence file: its groups would hold \
+         28 series (each group's two timestamp series included), more than the limit of 27 set \
+         by --push.max-series-total, so nothing was imported",
+        file.display()
+    );
+    let (code, _, err) = run(&[
+        "--web.listen-address=127.0.0.1:0",
+        "--push.max-series-total=27",
+        &format!("--persistence.file={}", file.display()),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains(&refusal), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
+
+    let (code, _, err) = run(&[
+        "--push.max-series-total=27",
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&refusal), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), original);
+    assert_eq!(names_in(dir.path()), ["metrics.bak"]);
+
+    let (code, out, err) = run(&[
+        "--push.max-series-total=28",
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("imported 7 groups "), "{out}");
+}
+
 #[actix_web::test]
 async fn an_empty_file_becomes_a_new_database() {
     let dir = tempfile::tempdir().unwrap();
