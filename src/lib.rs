@@ -61,7 +61,7 @@
 //!        the group as the batch left it ─► consistency::check_push ─► group row, family
 //!        rows, history record; COMMIT ─► cache updated for the whole batch ─► 200
 //! GET P/metrics ─► routes::metrics ─► exposition::Snapshot::take(cache)   (Arcs, read lock)
-//!   ─► exposition::pieces(snapshot, own metrics) ─► body: the pieces as they are,
+//!   ─► exposition::pieces(snapshot, own metrics) ─► body: the pieces copied in 16 KiB runs,
 //!      or exposition::gzip (segments kept while their pieces stay the same)
 //! GET P/api/v1/… ─► routes::api_v1 ─► api::metrics_document(cache) | gateway.history ─► JSON
 //! GET P/ ─► routes::status ─► status_page::StatusPage(cache) ─► askama ─► HTML
