@@ -75,7 +75,7 @@ pub(super) async fn metrics(
     })
 }
 
-/// What the blocking pool hands back: compressed bytes, or the pieces to send as they are.
+/// What the blocking pool hands back: compressed bytes, or the pieces to send in runs.
 enum Answer {
     Gzip(Body),
     Pieces(Vec<Piece>),
