@@ -14,10 +14,11 @@
 //! the history (the default: a family row names the push record holding its values) and not
 //! recorded (`--history.max-rows=0`: a family row keeps its own values).
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,38 +37,7 @@ struct Gateway {
 impl Gateway {
     fn start(binary: &str, extra: &[&str]) -> Gateway {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(binary)
-            .args(["--web.listen-address=127.0.0.1:0", "--log.level=info"])
-            .arg(format!(
-                "--persistence.file={}",
-                dir.path().join("bench.db").display()
-            ))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("msg=\"listening on ").nth(1) {
-                    let _ = tx.send(addr.trim_end_matches('"').to_string());
-                }
-            }
-        });
-        let addr: SocketAddr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("gateway address")
-            .parse()
-            .expect("address");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(addr).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (child, addr) = support::start_gateway(binary, &dir.path().join("bench.db"), extra);
         Gateway {
             child,
             addr,

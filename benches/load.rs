@@ -19,14 +19,17 @@
 //!
 //! Neither gateway gets `MALLOC_ARENA_MAX`: memory is what a user who starts the binary sees.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use support::wait_ready;
 
 const ORIGINAL: &str = "/usr/bin/prometheus-pushgateway";
 const STORE_SERIES_PER_GROUP: usize = 50;
@@ -71,30 +74,7 @@ impl Gateway {
     fn start_ours(db: &Path, extra: &[&str]) -> Gateway {
         let binary = std::env::var("BENCH_OURS")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pushgateway").to_string());
-        let mut child = Command::new(binary)
-            .args(["--web.listen-address=127.0.0.1:0", "--log.level=info"])
-            .arg(format!("--persistence.file={}", db.display()))
-            .args(extra)
-            .env_remove("MALLOC_ARENA_MAX")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start pushgateway");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("msg=\"listening on ").nth(1) {
-                    let _ = tx.send(addr.trim_end_matches('"').to_string());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("gateway address")
-            .parse()
-            .expect("address");
-        wait_ready(addr);
+        let (child, addr) = support::start_gateway(&binary, db, extra);
         Gateway { child, addr }
     }
 
@@ -149,23 +129,6 @@ impl Gateway {
 }
 
 /// Waits until `/-/ready` answers 200 (this gateway warms its cache after binding).
-fn wait_ready(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < deadline {
-        let status = std::net::TcpStream::connect(addr).ok().and_then(|mut s| {
-            write!(s, "GET /-/ready HTTP/1.0\r\n\r\n").ok()?;
-            let mut response = String::new();
-            s.read_to_string(&mut response).ok()?;
-            response.split_whitespace().nth(1).map(str::to_string)
-        });
-        if status.as_deref() == Some("200") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("gateway at {addr} not ready");
-}
-
 fn group_body(group: usize, round: usize, series: usize) -> String {
     let mut body =
         String::from("# HELP bench_value A benchmark value.\n# TYPE bench_value gauge\n");

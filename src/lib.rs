@@ -9,6 +9,7 @@
 //! * [`names`]: metric and label name rules, UTF-8 names and their escaping schemes.
 //! * [`go_strconv`]: Go's float and string formatting, which the wire formats inherit.
 //! * [`duration`]: Go and Prometheus duration syntax.
+//! * [`clock`]: the time the gateway records, in Unix nanoseconds.
 //! * [`version`]: what this build reports about itself.
 //! * [`grouping_key`]: the group a push URL names, `@base64` forms included.
 //! * [`family`]: one pushed family sanitised against its key and rendered for serving.
@@ -75,6 +76,7 @@
 pub(crate) mod api;
 pub(crate) mod cache;
 pub mod cli;
+pub(crate) mod clock;
 pub mod config;
 pub(crate) mod consistency;
 pub(crate) mod duration;

@@ -9,11 +9,12 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::deadline_signal::{DeadlineSignal, SignalState};
 use super::writer::{Change, Shared, Submitter};
 use super::GatewayError;
+use crate::clock::now_ns;
 use crate::lifetime::{next_run_ns, sleep_for};
 
 /// How long the scheduler waits before trying again after the store refused an expiry.
@@ -46,13 +47,6 @@ impl Drop for Scheduler {
             let _ = thread.join();
         }
     }
-}
-
-/// Unix time in nanoseconds.
-pub(super) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// Expires, through the writer, every group due at `now_ns`; returns how many went.

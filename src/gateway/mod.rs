@@ -164,7 +164,7 @@ impl Gateway {
             .ok_or_else(|| StoreError::Open("the writer thread is not running".into()))?;
         // Groups whose deadline passed while the gateway was stopped go before anything is
         // served (the caller makes the gateway ready only once this returns).
-        let now = expiry::now_ns();
+        let now = crate::clock::now_ns();
         if shared.read_cache().due(now).next().is_some() {
             expiry::expire_due(&shared, &submitter, now)
                 .map_err(|e| StoreError::Open(format!("expiring groups at start-up: {e}")))?;
@@ -221,7 +221,8 @@ impl Gateway {
     /// Prepares a push of `families` to the group `key` at time `now_ns`: sanitises, checks
     /// and renders every family, and the values for the history. CPU work without a lock, in
     /// proportion to the push (the blocking pool's job for a large one); then hand the
-    /// result to [`Gateway::push`].
+    /// result to [`Gateway::push`]. The group lives for `lifetime` after the push (its
+    /// `Pushgateway-Expire-After`), or else for `--push.expire-after`.
     pub(crate) fn prepare_push(
         &self,
         key: GroupingKey,
@@ -229,6 +230,7 @@ impl Gateway {
         families: Vec<MetricFamily>,
         now_ns: i64,
         request: Request,
+        lifetime: Option<std::time::Duration>,
     ) -> PreparedPush {
         let family_count = families.len();
         let series_count = families.iter().map(|f| f.metric.len()).sum();
@@ -237,12 +239,7 @@ impl Gateway {
             push_time,
             errors,
             samples,
-        } = prepare(
-            &key, families, now_ns,
-            // Always: with values not recorded, the push's record still holds them for as
-            // long as a current family shows them (current_samples).
-            true,
-        );
+        } = prepare(&key, families, now_ns);
         PreparedPush {
             columns: KeyColumns::of(&key),
             key,
@@ -255,7 +252,10 @@ impl Gateway {
             samples,
             family_count,
             series_count,
-            expires_ns: crate::lifetime::deadline_ns(now_ns, self.shared.options.expire_after),
+            expires_ns: crate::lifetime::deadline_ns(
+                now_ns,
+                lifetime.unwrap_or(self.shared.options.expire_after),
+            ),
         }
     }
 

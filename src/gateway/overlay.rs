@@ -165,27 +165,23 @@ impl<'a> View<'a> {
         (base as isize + self.overlay.series_delta).max(0) as usize
     }
 
-    /// The keys of the groups whose deadline is at or before `now_ns`: the cache's that the
-    /// batch has not changed, and the batch's own.
-    pub(crate) fn due(&self, now_ns: i64) -> Vec<GroupKeyBytes> {
-        let mut due: Vec<GroupKeyBytes> = if self.overlay.wiped {
-            Vec::new()
-        } else {
-            self.cache
-                .due(now_ns)
-                .filter(|k| self.visible(k))
-                .cloned()
-                .collect()
-        };
-        due.extend(
-            self.overlay
-                .groups
-                .values()
-                .flatten()
-                .filter(|g| g.expires_ns > 0 && g.expires_ns <= now_ns)
-                .map(|g| g.key_bytes.clone()),
-        );
-        due
+    /// The groups whose deadline is at or before `now_ns`: the cache's that the batch has not
+    /// changed, and the batch's own.
+    pub(crate) fn due(&self, now_ns: i64) -> Vec<&'a Group> {
+        let cache = self.cache;
+        let cached = (!self.overlay.wiped)
+            .then(|| cache.due(now_ns))
+            .into_iter()
+            .flatten()
+            .filter(|k| self.visible(k))
+            .filter_map(|k| cache.group(k));
+        let batch = self
+            .overlay
+            .groups
+            .values()
+            .flatten()
+            .filter(|g| g.expires_ns > 0 && g.expires_ns <= now_ns);
+        cached.chain(batch).collect()
     }
 
     /// Every group, in no particular order.

@@ -19,19 +19,15 @@ pub(crate) struct Prepared {
     pub(crate) push_time: Arc<FamilyData>,
     /// What rejects the push (timestamps first, as upstream).
     pub(crate) errors: Problems,
-    /// The values to record in the history, as JSON, and their number (none when values
-    /// are off).
+    /// The values for the push's history record, as JSON, and their number (none when the
+    /// push is rejected). Written whether or not values are recorded: the record holds them
+    /// for as long as a current family shows them (`current_samples`).
     pub(crate) samples: Option<(String, usize)>,
 }
 
 /// Sanitises every pushed family for `key`, checks it on its own, and renders it for
-/// serving and storing; with `with_samples`, also the values for the history.
-pub(crate) fn prepare(
-    key: &GroupingKey,
-    families: Vec<MetricFamily>,
-    now_ns: i64,
-    with_samples: bool,
-) -> Prepared {
+/// serving and storing, and writes its values for the history.
+pub(crate) fn prepare(key: &GroupingKey, families: Vec<MetricFamily>, now_ns: i64) -> Prepared {
     if families
         .iter()
         .any(|f| f.metric.iter().any(|m| m.timestamp_ms.is_some()))
@@ -44,7 +40,7 @@ pub(crate) fn prepare(
         };
     }
     let mut errors = Problems::new();
-    let mut samples = with_samples.then(SampleJson::new);
+    let mut samples = SampleJson::new();
     let mut prepared = Vec::with_capacity(families.len());
     for mut family in families {
         // The gateway's own timestamps always win over pushed families of the same name.
@@ -57,18 +53,16 @@ pub(crate) fn prepare(
         if !errors.is_empty() {
             continue;
         }
-        if let Some(samples) = &mut samples {
-            samples.add_family(&family, key);
-        }
+        samples.add_family(&family, key);
         prepared.push(Arc::new(FamilyData::new(&family, now_ns)));
     }
     Prepared {
         families: prepared,
         push_time: Arc::new(timestamp_family(PUSH_TIME, now_ns, key, now_ns)),
-        samples: samples
-            .filter(|_| errors.is_empty())
-            .map(|s| (s.count(), s.finish()))
-            .map(|(n, json)| (json, n)),
+        samples: errors.is_empty().then(|| {
+            let count = samples.count();
+            (samples.finish(), count)
+        }),
         errors,
     }
 }

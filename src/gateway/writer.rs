@@ -93,14 +93,6 @@ pub(crate) struct PreparedPush {
     pub(super) expires_ns: i64,
 }
 
-impl PreparedPush {
-    /// Gives the group `lifetime` from this push (a push's `Pushgateway-Expire-After`) instead
-    /// of the `--push.expire-after` default; zero: it never expires.
-    pub(crate) fn expire_after(&mut self, lifetime: std::time::Duration) {
-        self.expires_ns = crate::lifetime::deadline_ns(self.now_ns, lifetime);
-    }
-}
-
 impl std::fmt::Debug for PreparedPush {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PreparedPush")
@@ -454,13 +446,7 @@ fn apply_expire(tx: &Transaction<'_>, view: View<'_>, now_ns: i64) -> rusqlite::
         method: "EXPIRE".to_string(),
         ..Request::default()
     };
-    let due: Vec<&Group> = view
-        .due(now_ns)
-        .iter()
-        .filter_map(|key| view.group(key))
-        .filter(|g| g.expires_ns > 0 && g.expires_ns <= now_ns)
-        .collect();
-    delete_recorded(tx, &due, now_ns, &request, None)
+    delete_recorded(tx, &view.due(now_ns), now_ns, &request, None)
 }
 
 /// Deletes `groups` in one savepoint, each recorded in the history as `request` (with the
@@ -763,7 +749,7 @@ mod tests {
     fn push(job: &str, body: &str) -> Change {
         let key = GroupingKey::from_labels([("job".to_string(), job.to_string())]).unwrap();
         let families = parse_body(None, body.as_bytes(), NameValidation::Legacy, None).unwrap();
-        let prepared = prepare(&key, families, 1, true);
+        let prepared = prepare(&key, families, 1);
         Change::Push(PreparedPush {
             columns: KeyColumns::of(&key),
             key,

@@ -7,9 +7,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body::read_body;
-use super::sender::{client, history_request, now_ns};
+use super::sender::{client, history_request};
 use super::{blocking, AppState};
 use crate::api::delete_groups::{asks_dry_run, deleted_document, error_document, parse_request};
+use crate::clock::now_ns;
 use crate::error::{committed, ApiError};
 use crate::gateway::GatewayError;
 

@@ -6,8 +6,9 @@ use std::sync::atomic::Ordering;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::sender::{history_request, now_ns};
+use super::sender::history_request;
 use super::AppState;
+use crate::clock::now_ns;
 use crate::error::{committed, ApiError};
 
 /// PUT or POST `/-/quit`: starts a graceful stop (in-flight requests finish) after answering.

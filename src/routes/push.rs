@@ -9,8 +9,9 @@ use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::body::content_encoding;
-use super::sender::{client, history_request, now_ns};
+use super::sender::{client, history_request};
 use super::{blocking, AppState};
+use crate::clock::now_ns;
 use crate::error::{committed, ApiError};
 use crate::gateway::PushMethod;
 use crate::grouping_key::GroupingKey;
@@ -143,13 +144,9 @@ async fn push(
         // The bytes are parsed: free them before the families are prepared.
         drop(body);
         drop(raw_body);
-        Ok::<_, ApiError>(gateway.prepare_push(key, method, families, now, request))
+        Ok::<_, ApiError>(gateway.prepare_push(key, method, families, now, request, lifetime))
     })
     .await?;
-    let mut prepared = prepared;
-    if let Some(lifetime) = lifetime {
-        prepared.expire_after(lifetime);
-    }
     drop(turn);
     // Queued for the writer; the answer comes after the COMMIT that holds it.
     state.gateway.push(prepared).await?;

@@ -1,6 +1,4 @@
-//! Who sent a request and when, as the log and the pushed history record it.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! Who sent a request, as the log and the pushed history record it.
 
 use actix_web::{HttpMessage, HttpRequest};
 
@@ -26,12 +24,4 @@ pub(super) fn history_request(req: &HttpRequest, body_bytes: usize) -> Request {
             .map(|u| u.0.clone()),
         body_bytes,
     }
-}
-
-/// The request time as upstream records it: Unix nanoseconds.
-pub(super) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -157,10 +157,7 @@ impl Pruner {
 /// One pruning pass, then a count of what is left for the storage metrics; failures are
 /// logged and retried on the next pass.
 fn prune_once(pool: &Pool, retention: Retention, stats: &StorageStats) {
-    let now_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
+    let now_ns = crate::clock::now_ns();
     let cutoff = now_ns.saturating_sub(retention.max_age.as_nanos().min(i64::MAX as u128) as i64);
     let result = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
         let pruned = prune(

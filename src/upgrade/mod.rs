@@ -64,7 +64,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::cli::{Cli, ImportArgs};
 use crate::history::samples::SampleJson;
@@ -517,9 +517,7 @@ fn build_database(
     };
     let sqlite_error = |e: rusqlite::Error| store_error(StoreError::Sqlite(e));
     let mut conn = store::create_file(path).map_err(store_error)?;
-    let now_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
+    let now_ns = crate::clock::now_ns();
     let request = Request {
         method: IMPORT_METHOD.to_string(),
         path: origin.display().to_string(),

@@ -59,6 +59,21 @@ async fn push_history(app: &TestApp, prefix: &str, auth: Option<(&str, &str)>) {
 }
 
 /// The gauge's sparkline in the opened group.
+/// Waits until the chart tooltip says `needle`.
+async fn wait_for_tip(browser: &Browser, what: &str, needle: &str) {
+    browser
+        .wait_until(what, || async {
+            let text: String = browser
+                .eval(
+                    "return document.getElementById('chart-tip').textContent",
+                    vec![],
+                )
+                .await;
+            text.contains(needle).then_some(())
+        })
+        .await;
+}
+
 fn spark() -> Sel {
     group("charts").find(".spark[data-metric=\"backup_bytes\"]")
 }
@@ -153,29 +168,9 @@ async fn check_charts(browser: &Browser, url: &str, stem: &str) {
     assert!(labels.contains("target=\"s3\""), "{labels}");
     // Hover the rejected push's marker: its reason.
     browser.hover(&big.find(".events .kind-rejected")).await;
-    browser
-        .wait_until("the rejected push's tooltip", || async {
-            let text: String = browser
-                .eval(
-                    "return document.getElementById('chart-tip').textContent",
-                    vec![],
-                )
-                .await;
-            text.contains("rejected").then_some(())
-        })
-        .await;
+    wait_for_tip(browser, "the rejected push's tooltip", "rejected").await;
     browser.hover(&big.find("circle.pt:nth-of-type(8)")).await;
-    browser
-        .wait_until("a point's tooltip in the larger chart", || async {
-            let text: String = browser
-                .eval(
-                    "return document.getElementById('chart-tip').textContent",
-                    vec![],
-                )
-                .await;
-            text.contains("33.25").then_some(())
-        })
-        .await;
+    wait_for_tip(browser, "a point's tooltip in the larger chart", "33.25").await;
     browser
         .screenshot(&screenshot(&format!("charts-{stem}-large.png")))
         .await;
